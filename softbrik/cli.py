@@ -1,0 +1,8 @@
+"""The `softbrik` command."""
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """Softbrik operations."""

@@ -1,0 +1,74 @@
+"""Settings, read from the environment (prefix SOFTBRIK_) with embedded defaults.
+
+Every setting is listed in the README's table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOFTBRIK_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".softbrik")
+    database_url: str | None = Field(
+        default=None, description="Tortoise URL; default: SQLite file under data_dir"
+    )
+    redis_url: str | None = None
+    smtp_url: str | None = Field(default=None, description="smtp://user:pass@host:port")
+    mail_from: str = "Softbrik <billing@softbrik.example>"
+    public_url: str = "http://127.0.0.1:8000"
+
+    briks: list[str] | None = Field(default=None, description="allow-list of Brik keys")
+    disabled_briks: list[str] = Field(default_factory=list)
+    trace_hooks: bool = False
+
+    test_clock: bool = False
+    test_clock_start: datetime | None = None
+
+    session_ttl_hours: int = 24 * 14
+    invitation_ttl_days: int = 7
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_window_seconds: int = 300
+
+    payment_gateway: Literal["local", "stripe"] = "local"
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: str | None = None
+
+    key_provider: Literal["local", "kms"] = "local"
+    kms_key_id: str | None = None
+    aws_endpoint_url: str | None = None
+    blob_store: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_page_size: int = 100
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / 'softbrik.sqlite3'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"

@@ -1,0 +1,1 @@
+"""pytest plugin and helpers for the platform's and Briks' tests."""

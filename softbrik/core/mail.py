@@ -185,13 +185,15 @@ class SmtpConfig:
     use_tls: bool  # implicit TLS (smtps://)
     start_tls: bool | None  # None: upgrade when the server offers STARTTLS
     timeout: float
+    cafile: str | None = None  # CA bundle to trust instead of the system's
 
     @classmethod
     def from_url(cls, url: str) -> SmtpConfig:
         """Parse `smtp://user:pass@host:port?starttls=1` or `smtps://...` (implicit TLS).
 
         Query options: `starttls=1|0` (default: STARTTLS when the server offers it on smtp://,
-        never on smtps://), `timeout=<seconds>` (default 30).
+        never on smtps://), `timeout=<seconds>` (default 30), `cafile=<path>` (a CA bundle to
+        trust, e.g. a private CA; certificates are always verified).
         """
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
@@ -213,6 +215,7 @@ class SmtpConfig:
             use_tls=use_tls,
             start_tls=start_tls,
             timeout=float(query.get("timeout", 30)),
+            cafile=query.get("cafile") or None,
         )
 
 
@@ -240,6 +243,7 @@ class SmtpMailer:
                 use_tls=config.use_tls,
                 start_tls=config.start_tls,
                 timeout=config.timeout,
+                cert_bundle=config.cafile,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             # The password is never part of the message.

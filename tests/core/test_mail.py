@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import email.policy
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -14,6 +16,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from softbrik.core.mail import (
     Attachment,
@@ -237,6 +243,123 @@ async def test_smtp_to_closed_port_raises_delivery_error() -> None:
     mailer = SmtpMailer(f"smtp://127.0.0.1:{free_port()}?timeout=5", SENDER)
     with pytest.raises(MailDeliveryError, match=r"127\.0\.0\.1"):
         await mailer.send(invoice_message())
+
+
+# --- TLS: implicit (smtps://) and STARTTLS, with a self-signed certificate -------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert path, key path)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def server_tls(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+@pytest.fixture(scope="module")
+def smtps_server(
+    certificate: tuple[Path, Path],
+) -> Iterator[tuple[Controller, CollectingHandler]]:
+    handler = CollectingHandler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), ssl_context=server_tls(certificate)
+    )
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def starttls_server(
+    certificate: tuple[Path, Path],
+) -> Iterator[tuple[Controller, CollectingHandler, Authenticator]]:
+    """A submission server as in production: STARTTLS required, AUTH only after it."""
+    handler = CollectingHandler()
+    authenticator = Authenticator("mailer", "pw")
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=server_tls(certificate),
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        yield controller, handler, authenticator
+    finally:
+        controller.stop()
+
+
+async def test_smtps_implicit_tls_delivers(
+    smtps_server: tuple[Controller, CollectingHandler], certificate: tuple[Path, Path]
+) -> None:
+    controller, handler = smtps_server
+    handler.envelopes.clear()
+    url = f"smtps://127.0.0.1:{controller.port}?cafile={certificate[0]}"
+    await SmtpMailer(url, SENDER).send(invoice_message())
+    [envelope] = handler.envelopes
+    assert attachments_of(parse(envelope))[0][0] == "faktura-1001.pdf"
+
+
+async def test_smtps_refuses_an_untrusted_certificate(
+    smtps_server: tuple[Controller, CollectingHandler],
+) -> None:
+    controller, handler = smtps_server
+    handler.envelopes.clear()
+    with pytest.raises(MailDeliveryError):
+        await SmtpMailer(f"smtps://127.0.0.1:{controller.port}?timeout=5", SENDER).send(
+            invoice_message()
+        )
+    assert handler.envelopes == []
+
+
+async def test_starttls_then_auth_delivers(
+    starttls_server: tuple[Controller, CollectingHandler, Authenticator],
+    certificate: tuple[Path, Path],
+) -> None:
+    controller, handler, authenticator = starttls_server
+    handler.envelopes.clear()
+    url = f"smtp://mailer:pw@127.0.0.1:{controller.port}?starttls=1&cafile={certificate[0]}"
+    await SmtpMailer(url, SENDER).send(invoice_message())
+    assert authenticator.attempts[-1] == b"mailer"
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == ["admin@team.example"]
 
 
 # --- templates --------------------------------------------------------------------------------

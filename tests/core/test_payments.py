@@ -149,6 +149,11 @@ async def test_unknown_token_is_bad_user_input(harness: Harness) -> None:
     assert raised.value.extensions["field"] == "paymentMethod"
 
 
+async def test_attaching_to_an_unknown_customer_is_a_gateway_error(harness: Harness) -> None:
+    with pytest.raises(GatewayError):
+        await harness.gateway.attach_card("cus_missing", "pm_card_visa")
+
+
 async def test_successful_charge(harness: Harness) -> None:
     customer, card = await customer_with_card(harness.gateway, "pm_card_mastercard")
     result = await charge(harness.gateway, customer, card, key(), amount_cents=1234)

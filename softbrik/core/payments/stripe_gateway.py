@@ -81,7 +81,8 @@ class StripeGateway:
                 reason=exc.code or "card_declined",
             ) from exc
         except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404 or (exc.error and exc.error.param == "payment_method"):
+            param = exc.error.param if exc.error is not None else None
+            if param != "customer" and (exc.http_status == 404 or param == "payment_method"):
                 raise BadUserInput(UNUSABLE_CARD, field="paymentMethod") from exc
             raise _gateway_error(exc) from exc
         except stripe.StripeError as exc:

@@ -157,11 +157,13 @@ class LocalKeyProvider:
         async with self._lock:
             if self._keys is None or (version is not None and version not in self._keys):
                 # Another process may have rotated since we loaded.
-                self._keys, self._current = await asyncio.to_thread(self._load_or_create)
+                loaded, self._current = await asyncio.to_thread(self._load_or_create)
+                self._keys = loaded
+            keys: dict[int, bytes] = self._keys
             v = self._current if version is None else version
-            if v not in self._keys:
+            if v not in keys:
                 raise DecryptionError(f"unknown master key version {v}")
-            return v, self._keys[v]
+            return v, keys[v]
 
     # -- public API ------------------------------------------------------------------------
 

@@ -203,3 +203,17 @@ async def test_group_or_world_readable_key_file_is_refused(tmp_path: Path) -> No
     path.chmod(0o640)
     with pytest.raises(KeyFileError):
         await LocalKeyProvider(path).generate_data_key({"team": "1"})
+
+
+def test_provider_from_settings(tmp_path: Path) -> None:
+    from softbrik.core.crypto import KmsKeyProvider, provider_from_settings
+    from softbrik.settings import Settings
+
+    local = provider_from_settings(Settings(data_dir=tmp_path))
+    assert isinstance(local, LocalKeyProvider)
+    assert local.path.is_relative_to(tmp_path)
+    with pytest.raises(ValueError, match="KMS_KEY_ID"):
+        provider_from_settings(Settings(key_provider="kms"))
+    kms = provider_from_settings(Settings(key_provider="kms", kms_key_id="alias/softbrik"))
+    assert isinstance(kms, KmsKeyProvider)
+    assert kms.key_id == "alias/softbrik"

@@ -22,12 +22,14 @@ import asyncio
 import secrets
 import struct
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tortoise.backends.base.client import TransactionalDBClient
 
 from softbrik.core.crypto.errors import DecryptionError, KeyDestroyed
 from softbrik.core.crypto.models import TeamKey
@@ -123,7 +125,10 @@ class Vault:
     ) -> None:
         self.provider = provider
         self._cache = _KeyCache(cache_size, cache_ttl)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Teams whose key this process created inside a database transaction that may still
+        # roll back: their key is not cached until a read outside any transaction.
+        self._uncommitted: set[int] = set()
 
     @staticmethod
     def _context(team_id: int) -> dict[str, str]:
@@ -144,6 +149,12 @@ class Vault:
             aead = self._cache.get(team_id)
             if aead is not None:
                 return aead
+            # A key created in a transaction that rolls back must not outlive it in the cache:
+            # data sealed later under it would have no wrapped key anywhere.
+            in_transaction = isinstance(TeamKey._meta.db, TransactionalDBClient)
+            if not in_transaction:
+                self._uncommitted.discard(team_id)
+            cacheable = team_id not in self._uncommitted
             row = await TeamKey.get_or_none(team_id=team_id)
             if row is None:
                 if not create:
@@ -156,16 +167,24 @@ class Vault:
                 )
                 if not created:
                     key = await self.provider.unwrap(bytes(row.wrapped), self._context(team_id))
+                elif in_transaction:
+                    self._uncommitted.add(team_id)
+                    cacheable = False
             else:
                 key = await self.provider.unwrap(bytes(row.wrapped), self._context(team_id))
             aead = AESGCM(key)
-            self._cache.put(team_id, aead)
+            if cacheable:
+                self._cache.put(team_id, aead)
             return aead
 
     # -- key lifecycle -----------------------------------------------------------------------
 
     async def ensure_key(self, team_id: int) -> None:
-        """Create the team's data key if it has none (call it when the team is registered)."""
+        """Create the team's data key if it has none.
+
+        Call it when the team is registered, in the registration's transaction: the first seal
+        would create the key anyway, but then inside whatever transaction it runs in.
+        """
         await self._key(team_id, create=True)
 
     async def rotate(self, team_id: int) -> None:

@@ -49,7 +49,8 @@ class Aws:
     kms_key_id: str
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=REGION)
+        make_client: Any = boto3.client
+        return make_client(service, endpoint_url=self.endpoint_url, region_name=REGION)
 
     def new_bucket(self) -> str:
         name = f"softbrik-test-{uuid.uuid4().hex[:12]}"

@@ -217,3 +217,28 @@ def test_provider_from_settings(tmp_path: Path) -> None:
     kms = provider_from_settings(Settings(key_provider="kms", kms_key_id="alias/softbrik"))
     assert isinstance(kms, KmsKeyProvider)
     assert kms.key_id == "alias/softbrik"
+
+
+async def test_key_created_in_a_rolled_back_transaction_is_not_reused(
+    provider: KeyProvider,
+) -> None:
+    from tortoise.transactions import in_transaction
+
+    vault = Vault(provider)
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback):
+        async with in_transaction():
+            first = await vault.seal(3, b"in tx", "p")
+            assert await vault.open(3, first, "p") == b"in tx"
+            raise Rollback
+    assert not await TeamKey.filter(team_id=3).exists()
+    # The next seal makes (and stores) a new key rather than reusing the rolled-back one.
+    sealed = await vault.seal(3, CANARY, "p")
+    assert await TeamKey.filter(team_id=3).count() == 1
+    assert await Vault(provider).open(3, sealed, "p") == CANARY
+    # What was sealed in the rolled-back transaction is gone with it.
+    with pytest.raises(DecryptionError):
+        await Vault(provider).open(3, first, "p")

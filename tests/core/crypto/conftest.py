@@ -29,8 +29,11 @@ REGION = "eu-west-1"
 async def db(tmp_path: Path) -> AsyncIterator[Path]:
     """A fresh SQLite file with the crypto app's migrations applied; yields its path."""
     path = tmp_path / "softbrik.sqlite3"
-    await migrate(config=tortoise_config(f"sqlite://{path}", [CRYPTO_APP]))
-    await Tortoise.init(config=tortoise_config(f"sqlite://{path}", [CRYPTO_APP]))
+    config = tortoise_config(f"sqlite://{path}", [CRYPTO_APP])
+    # migrate() leaves Tortoise initialised for migrating only; start afresh to use the models.
+    await migrate(config=config)
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
     try:
         yield path
     finally:

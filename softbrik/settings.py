@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     key_provider: Literal["local", "kms"] = "local"
     kms_key_id: str | None = None
     aws_endpoint_url: str | None = None
+    aws_region: str = "eu-west-1"
     blob_store: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
 

@@ -28,6 +28,7 @@ class DbApp:
 
 CORE_APPS: tuple[DbApp, ...] = (
     DbApp("accounts", "softbrik.core.accounts.models", "softbrik.core.accounts.migrations"),
+    DbApp("crypto", "softbrik.core.crypto.models", "softbrik.core.crypto.migrations"),
 )
 
 

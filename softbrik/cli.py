@@ -1,8 +1,139 @@
-"""The `softbrik` command."""
+"""The `softbrik` command: serve, migrate, plugins, schema, and each Brik's own commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
+
+from softbrik.settings import Settings
+
+console = Console(stderr=True)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def registry(s: Settings) -> Any:
+    from softbrik.briks import BrikLoadError, load_briks
+
+    try:
+        return load_briks(s)
+    except BrikLoadError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(2) from exc
+
+
+def all_apps(s: Settings) -> list[Any]:
+    from softbrik.core.db import CORE_APPS
+
+    return [*CORE_APPS, *registry(s).db_apps()]
 
 
 @click.group()
 def main() -> None:
-    """Softbrik operations."""
+    """Softbrik: business apps (Briks) for small and medium companies."""
+    s = settings()
+    from softbrik.logs import configure
+
+    configure(s.log_level, s.log_json)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--ssl-certfile", default=None, help="PEM certificate: serve HTTPS (R-SEC-1).")
+@click.option("--ssl-keyfile", default=None, help="PEM private key of the certificate.")
+def serve(host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
+    """Serve the API with uvicorn (an embedded SQLite database is migrated first)."""
+    import uvicorn
+
+    from softbrik.app import create_app
+
+    app = create_app(settings())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_config=None,
+        proxy_headers=False,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending migration of the core and of every loaded Brik."""
+    from softbrik.core.db import migrate as run
+
+    s = settings()
+    if s.is_sqlite:
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_start":
+            console.print(f"applying {app_label}.{name} …", end="")
+        elif event == "apply_done":
+            console.print(" [green]ok[/green]")
+
+    asyncio.run(run(s.db_url, all_apps(s), progress=progress))
+    console.print("[green]database is up to date[/green]")
+
+
+@main.command()
+@click.option("--name", default=None, help="A name for the new migrations.")
+def makemigrations(name: str | None) -> None:
+    """Write migrations for models that changed (core apps and loaded Briks)."""
+    from softbrik.core.db import make_migrations
+
+    written = asyncio.run(make_migrations(all_apps(settings()), name))
+    for path in written:
+        console.print(f"created {path}")
+    if not written:
+        console.print("no changes")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List the Briks that loaded: key, name, version, price and hooks."""
+    rows = [
+        {
+            "key": b.key,
+            "name": b.manifest.name,
+            "version": b.manifest.version,
+            "price_cents": b.manifest.price_cents,
+            "distribution": b.distribution,
+            "hooks": b.hooks,
+        }
+        for b in registry(settings())
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("key", "name", "version", "price", "distribution", "hooks")
+    for row in rows:
+        table.add_row(
+            row["key"],
+            row["name"],
+            row["version"],
+            f"{row['price_cents'] / 100:.2f} EUR",
+            row["distribution"],
+            ", ".join(row["hooks"]),
+        )
+    Console().print(table)
+
+
+@main.command()
+def schema() -> None:
+    """Print the GraphQL schema (SDL) with every loaded Brik's parts."""
+    from softbrik.schema.compose import build_schema
+
+    sys.stdout.write(build_schema(registry(settings())).as_str() + "\n")

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     smtp_url: str | None = Field(default=None, description="smtp://user:pass@host:port")
     mail_from: str = "Softbrik <billing@softbrik.example>"
+    support_email: str = "support@softbrik.example"
     public_url: str = "http://127.0.0.1:8000"
 
     briks: list[str] | None = Field(default=None, description="allow-list of Brik keys")
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     test_clock_start: datetime | None = None
 
     session_ttl_hours: int = 24 * 14
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     invitation_ttl_days: int = 7
     login_attempts_per_account: int = 5
     login_attempts_per_address: int = 20

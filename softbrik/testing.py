@@ -1,1 +1,430 @@
-"""pytest plugin and helpers for the platform's and Briks' tests."""
+"""pytest plugin for the platform's tests and for Brik authors' tests (like pytest's pytester).
+
+Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fixtures:
+
+- `softbrik_app`: the app with every installed Brik, on a test database migrated once per
+  session and emptied before each test; its clock is a test clock.
+- `gql`: a GraphQL client over the app (`await gql.ok(query, variables, token=...)`).
+- `team_factory`: signs up teams and invites members through GraphQL alone.
+- `count_queries`: counts SQL statements, for tests that bound them per request.
+- `outbox`: the e-mails the app sent.
+
+The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
+server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import Tortoise
+
+from softbrik.settings import Settings
+
+START = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+"""Where every test's clock starts: 10:00 on Monday 12 January 2026 in Copenhagen."""
+
+
+def services_required() -> bool:
+    return os.environ.get("SOFTBRIK_REQUIRE_SERVICES", "") not in ("", "0")
+
+
+def require_service(name: str, available: bool) -> None:
+    """Skip a test whose service is missing, unless CI demands the service."""
+    if available:
+        return
+    if services_required():
+        pytest.fail(f"{name} is required (SOFTBRIK_REQUIRE_SERVICES=1) but not configured")
+    pytest.skip(f"{name} not available here")
+
+
+def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "data_dir": data_dir,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        # Tests move the clock by months; sessions would expire between steps.
+        "session_ttl_hours": 24 * 800,
+        "test_clock": True,
+        "test_clock_start": START,
+        "log_json": False,
+        "redis_url": None,
+        "smtp_url": None,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+# --- the database --------------------------------------------------------------------------
+
+
+@dataclass
+class TestDatabase:
+    __test__ = False
+    url: str
+    admin_url: str | None = None
+    name: str | None = None
+    tables: list[str] = field(default_factory=list)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgres", "asyncpg"))
+
+
+async def _create_postgres_database(admin_url: str) -> tuple[str, str]:
+    import asyncpg
+
+    name = f"softbrik_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}", name
+
+
+async def _drop_postgres_database(admin_url: str, name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def empty_tables(database: TestDatabase) -> None:
+    conn = Tortoise.get_connection("default")
+    if database.is_postgres:
+        tables = ", ".join(f'"{t}"' for t in database.tables)
+        await conn.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    else:
+        script = "PRAGMA foreign_keys = OFF;"
+        script += "".join(f'DELETE FROM "{t}";' for t in database.tables)
+        script += "DELETE FROM sqlite_sequence; PRAGMA foreign_keys = ON;"
+        await conn.execute_script(script)
+
+
+def _model_tables() -> list[str]:
+    tables = []
+    for models in Tortoise.apps.values():
+        for model in models.values():
+            if not model._meta.abstract:
+                tables.append(model._meta.db_table)
+    return sorted(set(tables))
+
+
+# --- the app and its client -----------------------------------------------------------------
+
+
+class GraphQLError(AssertionError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code", "") for e in self.errors]
+
+
+@dataclass
+class GraphQLClient:
+    """Talks to `/graphql` of an app in this process, as a browser would."""
+
+    http: httpx.AsyncClient
+    token: str | None = None
+
+    def as_user(self, token: str | None) -> GraphQLClient:
+        return GraphQLClient(self.http, token)
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        token = token if token is not None else self.token
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """The `data` of a query that must succeed."""
+        body = await self.execute(query, variables, token)
+        if body.get("errors"):
+            raise GraphQLError(body["errors"])
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """The first error of a query that must fail."""
+        body = await self.execute(query, variables, token)
+        assert body.get("errors"), f"expected an error, got {body}"
+        first: dict[str, Any] = body["errors"][0]
+        return first
+
+
+SIGN_UP = """
+mutation($input: SignUpInput!) { signUp(input: $input) { token user { id email role } } }
+"""
+INVITE = """
+mutation($input: InviteUserInput!) { inviteUser(input: $input) { id email } }
+"""
+ACCEPT = """
+mutation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { token user { id } } }
+"""
+TOKEN_LINE = re.compile(r"^Token: (\S+)$", re.MULTILINE)
+
+
+@dataclass
+class Member:
+    token: str
+    id: str
+    email: str
+
+
+@dataclass
+class TeamHandle:
+    admin: Member
+    name: str
+    members: list[Member] = field(default_factory=list)
+
+
+def read_outbox(directory: Path) -> list[EmailMessage]:
+    from softbrik.core.mail import read_outbox as read
+
+    return read(directory) if directory.exists() else []
+
+
+def invitation_token(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    found = TOKEN_LINE.search(text)
+    assert found, f"no token in the invitation e-mail:\n{text}"
+    return found.group(1)
+
+
+@dataclass
+class TeamFactory:
+    """Builds teams through GraphQL alone, as a user would."""
+
+    gql: GraphQLClient
+    outbox_dir: Path
+
+    async def sign_up(
+        self,
+        briks: list[str] | None = None,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        password: str = "correct horse battery",
+        payment_method: str = "pm_card_visa",
+        **extra: Any,
+    ) -> TeamHandle:
+        tag = secrets.token_hex(4)
+        team_name = name or f"Team {tag}"
+        email = email or f"admin-{tag}@example.com"
+        data = await self.gql.ok(
+            SIGN_UP,
+            {
+                "input": {
+                    "teamName": team_name,
+                    "name": f"Admin {tag}",
+                    "email": email,
+                    "password": password,
+                    "paymentMethod": payment_method,
+                    "briks": briks or [],
+                    **extra,
+                }
+            },
+        )
+        payload = data["signUp"]
+        return TeamHandle(Member(payload["token"], payload["user"]["id"], email), team_name)
+
+    async def invite(
+        self,
+        team: TeamHandle,
+        briks: list[str] | None = None,
+        *,
+        email: str | None = None,
+        name: str = "Member",
+        password: str = "member password 1",
+    ) -> Member:
+        """Invite someone, read the token from the delivered e-mail, and accept (R-ACC-3)."""
+        email = email or f"member-{secrets.token_hex(4)}@example.com"
+        await self.gql.ok(
+            INVITE,
+            {"input": {"email": email, "name": name, "briks": briks or []}},
+            token=team.admin.token,
+        )
+        mails = [m for m in read_outbox(self.outbox_dir) if m["To"] == email]
+        assert mails, f"no invitation e-mail to {email}"
+        token = invitation_token(mails[-1])
+        data = await self.gql.ok(
+            ACCEPT, {"input": {"token": token, "name": name, "password": password}}
+        )
+        member = Member(
+            data["acceptInvitation"]["token"], data["acceptInvitation"]["user"]["id"], email
+        )
+        team.members.append(member)
+        return member
+
+
+class QueryCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith(("Created connection pool", "Closed connection pool")):
+            return
+        self.statements.append(message)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_sql() -> Iterator[QueryCounter]:
+    """Counts the SQL statements Tortoise sends inside the block."""
+    logger = logging.getLogger("tortoise.db_client")
+    counter = QueryCounter()
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(counter)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def softbrik_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("softbrik")
+
+
+@pytest.fixture(scope="session")
+def softbrik_settings(softbrik_data_dir: Path) -> Settings:
+    return settings_for_tests(softbrik_data_dir)
+
+
+@pytest.fixture(scope="session")
+def softbrik_briks(softbrik_settings: Settings) -> Any:
+    from softbrik.briks import load_briks
+
+    return load_briks(softbrik_settings)
+
+
+@pytest.fixture(scope="session")
+async def softbrik_db(
+    softbrik_settings: Settings, softbrik_briks: Any, softbrik_data_dir: Path
+) -> AsyncIterator[TestDatabase]:
+    from softbrik.core import db
+
+    apps = [*db.CORE_APPS, *softbrik_briks.db_apps()]
+    admin_url = os.environ.get("SOFTBRIK_TEST_POSTGRES_URL")
+    if admin_url:
+        url, name = await _create_postgres_database(admin_url)
+        database = TestDatabase(url, admin_url, name)
+    else:
+        if services_required():
+            pytest.fail("SOFTBRIK_REQUIRE_SERVICES=1 but SOFTBRIK_TEST_POSTGRES_URL is not set")
+        database = TestDatabase(f"sqlite://{softbrik_data_dir / 'test.sqlite3'}")
+    await db.migrate(database.url, apps)
+    await Tortoise.close_connections()
+    await db.init_db(database.url, apps)
+    database.tables = _model_tables()
+    try:
+        yield database
+    finally:
+        await db.close_db()
+        if database.admin_url and database.name:
+            await _drop_postgres_database(database.admin_url, database.name)
+
+
+@pytest.fixture(scope="session")
+def softbrik_app(
+    softbrik_settings: Settings, softbrik_briks: Any, softbrik_db: TestDatabase
+) -> Any:
+    from softbrik.app import create_app
+
+    settings = softbrik_settings.model_copy(update={"database_url": softbrik_db.url})
+    return create_app(settings, briks=softbrik_briks, manage_db=False)
+
+
+@pytest.fixture
+async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncIterator[None]:
+    """Empties the database and the outbox, and sets the clock back to `START`."""
+    import shutil
+
+    await empty_tables(softbrik_db)
+    rt = softbrik_app.state.rt
+    rt.clock._now = START
+    shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
+    yield
+
+
+@pytest.fixture
+async def http(softbrik_app: Any, softbrik_reset: None) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=softbrik_app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://softbrik.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@pytest.fixture
+def outbox(softbrik_app: Any) -> Any:
+    directory = softbrik_app.state.rt.settings.outbox_dir
+    return lambda: read_outbox(directory)
+
+
+@pytest.fixture
+def team_factory(gql: GraphQLClient, softbrik_app: Any) -> TeamFactory:
+    return TeamFactory(gql, softbrik_app.state.rt.settings.outbox_dir)
+
+
+@pytest.fixture
+def clock(softbrik_app: Any) -> Any:
+    return softbrik_app.state.rt.clock
+
+
+@pytest.fixture
+def count_queries() -> Any:
+    return count_sql

@@ -136,7 +136,7 @@ class BillingCalendar:
         return BillingCalendar(self.anchor, self.next_billing_date(day))
 
     def closure_effective_on(self, requested_on: date) -> date:
-        """The billing date at which a closure requested on `requested_on` takes effect (R-CLOSE-4)."""
+        """The billing date a closure requested on `requested_on` takes effect (R-CLOSE-4)."""
         upcoming = self.next_billing_date(requested_on)
         if requested_on <= upcoming - timedelta(days=CLOSURE_NOTICE_DAYS):
             return upcoming

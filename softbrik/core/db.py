@@ -29,6 +29,7 @@ class DbApp:
 CORE_APPS: tuple[DbApp, ...] = (
     DbApp("accounts", "softbrik.core.accounts.models", "softbrik.core.accounts.migrations"),
     DbApp("crypto", "softbrik.core.crypto.models", "softbrik.core.crypto.migrations"),
+    DbApp("events", "softbrik.core.events.models", "softbrik.core.events.migrations"),
 )
 
 
@@ -36,7 +37,7 @@ class TeamScoped(Model):
     """Base of every row of team data: the row carries its team (DESIGN.md, Tenancy)."""
 
     team: fields.ForeignKeyRelation[Any] = fields.ForeignKeyField(
-        "accounts.Team", related_name=False, on_delete=fields.CASCADE, index=True
+        "accounts.Team", related_name=False, on_delete=fields.CASCADE, db_index=True
     )
 
     class Meta:
@@ -65,3 +66,51 @@ async def init_db(db_url: str, apps: Iterable[DbApp]) -> None:
 
 async def close_db() -> None:
     await Tortoise.close_connections()
+
+
+async def migrate(db_url: str, apps: Iterable[DbApp], progress: Any = None) -> None:
+    """Apply every app's committed migrations (Tortoise's own migration engine)."""
+    from tortoise.migrations.api.migrate import migrate as run
+
+    await run(config=tortoise_config(db_url, apps), progress=progress)
+
+
+async def pending_model_changes(db_url: str, apps: Iterable[DbApp]) -> list[str]:
+    """Apps whose models differ from their committed migrations (empty when they agree)."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    apps = list(apps)
+    await Tortoise.init(config=tortoise_config(db_url, apps))
+    try:
+        detector = MigrationAutodetector(
+            Tortoise.apps,
+            {app.label: {"models": [app.models], "migrations": app.migrations} for app in apps},
+        )
+        writers = await detector.changes()
+        return [writer.app_label for writer in writers]
+    finally:
+        await Tortoise.close_connections()
+
+
+async def make_migrations(apps: Iterable[DbApp], name: str | None = None) -> list[str]:
+    """Write a migration for every app whose models changed; returns the files written."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+    from tortoise.migrations.writer import format_migration_name
+
+    apps = list(apps)
+    await Tortoise.init(config=tortoise_config("sqlite://:memory:", apps))
+    try:
+        detector = MigrationAutodetector(
+            Tortoise.apps,
+            {app.label: {"models": [app.models], "migrations": app.migrations} for app in apps},
+        )
+        writers = await detector.changes()
+    finally:
+        await Tortoise.close_connections()
+    written = []
+    for writer in writers:
+        if name:
+            number = int(writer.name.split("_", 1)[0])
+            writer.name = format_migration_name(number, name)
+        written.append(str(writer.write()))
+    return written

@@ -1,0 +1,3 @@
+from softbrik.cli import main
+
+main()

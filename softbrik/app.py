@@ -1,0 +1,207 @@
+"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, Brik routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from tortoise import Tortoise
+
+from softbrik.briks import BrikRegistry, load_briks
+from softbrik.core import db
+from softbrik.core.clock import Clock, SystemClock, TestClock
+from softbrik.core.runtime import Runtime
+from softbrik.logs import request_id_var
+from softbrik.schema.compose import build_schema
+from softbrik.schema.context import Context
+from softbrik.settings import Settings
+
+log = logging.getLogger("softbrik.app")
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.test_clock:
+        return TestClock(settings.test_clock_start)
+    return SystemClock()
+
+
+def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = None) -> Runtime:
+    from softbrik.core.blobs import blob_store_from_settings
+    from softbrik.core.crypto import Vault, provider_from_settings
+    from softbrik.core.mail import mailer_from_settings
+    from softbrik.core.payments import gateway_from_settings
+    from softbrik.core.platform import CorePlatform
+
+    clock = clock or make_clock(settings)
+    rt = Runtime(
+        settings=settings,
+        clock=clock,
+        briks=briks,
+        mailer=mailer_from_settings(settings, clock),
+        gateway=gateway_from_settings(settings, support_email=settings.support_email),
+        vault=Vault(provider_from_settings(settings)),
+        blobs=blob_store_from_settings(settings),
+    )
+    rt.extras["platform"] = CorePlatform(rt)
+    return rt
+
+
+def bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, rt: Runtime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rt = rt
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        client = request.client.host if request.client else ""
+        context = Context(
+            self.rt,
+            request,
+            response,
+            request_id=request.scope.get("softbrik.request_id", ""),
+            client_address=client,
+        )
+        if request.scope["type"] == "http":
+            await context.sign_in(bearer(request.headers.get("authorization")))
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        token = bearer(str(params.get("authorization") or params.get("Authorization") or ""))
+        await context.sign_in(token)
+        if context.session is None:
+            raise ConnectionRejectionError({"message": "Sign in first.", "code": "UNAUTHENTICATED"})
+        return None
+
+
+class RequestIds:
+    """Gives every request an id, echoed in `X-Request-Id` and in every log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:16]
+        scope["softbrik.request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    briks: BrikRegistry | None = None,
+    clock: Clock | None = None,
+    manage_db: bool = True,
+) -> Starlette:
+    """Build the app. With `manage_db`, its lifespan connects (and migrates SQLite) itself."""
+    settings = settings or Settings()
+    briks = briks if briks is not None else load_briks(settings)
+    rt = make_runtime(settings, briks, clock)
+    schema = build_schema(briks)
+    production = settings.env == "production"
+    view = GraphQLView(
+        rt,
+        schema=schema,
+        graphql_ide=None if production else "graphiql",
+        allow_queries_via_get=not production,
+        keep_alive=True,
+        keep_alive_interval=15,
+        multipart_uploads_enabled=True,
+        max_subscriptions_per_connection=20,
+    )
+    apps = [*db.CORE_APPS, *briks.db_apps()]
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await Tortoise.get_connection("default").execute_query("SELECT 1")
+        except Exception as exc:
+            log.warning("not ready", extra={"error": repr(exc)})
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "up"})
+
+    routes: list[Any] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", view, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+    ]
+    for brik in briks:
+        brik_routes = list(briks.call_one(brik, "softbrik_routes") or [])
+        if brik_routes:
+            routes.append(Mount(f"/briks/{brik.key}", routes=brik_routes))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            if settings.is_sqlite:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                await db.migrate(settings.db_url, apps)
+            await db.init_db(settings.db_url, apps)
+        for result in briks.hook.softbrik_startup(app=app, platform=rt.extras["platform"]):
+            if hasattr(result, "__await__"):
+                await result
+        try:
+            yield
+        finally:
+            for result in briks.hook.softbrik_shutdown(app=app, platform=rt.extras["platform"]):
+                if hasattr(result, "__await__"):
+                    await result
+            if manage_db:
+                await db.close_db()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.rt = rt
+    app.state.schema = schema
+    app.add_middleware(RequestIds)
+    return app

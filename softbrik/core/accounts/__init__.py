@@ -1,0 +1,1 @@
+"""Accounts: teams, users, sessions, invitations and seats (R-ACC-1..5)."""

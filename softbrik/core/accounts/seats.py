@@ -1,0 +1,186 @@
+"""Seats: which member uses which Brik, and until when (R-ACC-2, -3, R-BILL-6, -14, -15).
+
+Every change runs in one transaction that the caller may extend (billing charges an added seat
+in the same transaction, so a declined charge leaves nothing added: R-BILL-20).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from softbrik.core.accounts.models import Role, Seat, Team, User
+from softbrik.core.accounts.service import revoke_sessions
+from softbrik.core.calendar import BillingCalendar
+from softbrik.core.clock import local_date
+from softbrik.core.errors import BadUserInput, Conflict, NotFound
+from softbrik.core.runtime import Runtime
+
+SeatListener = Callable[[Runtime, Team, Seat], Awaitable[None]]
+
+
+def team_calendar(team: Team) -> BillingCalendar:
+    return BillingCalendar(team.anchor_day, team.calendar_from)
+
+
+def team_today(rt: Runtime, team: Team) -> date:
+    return local_date(rt.clock.now(), team.timezone)
+
+
+def active_seats(today: date) -> Q:
+    """Seats in use on a local date: started, and not past a pending removal."""
+    return Q(starts_on__lte=today) & (Q(ends_on__isnull=True) | Q(ends_on__gt=today))
+
+
+async def team_member(team: Team, user_id: int) -> User:
+    """A user of this team, or NOT_FOUND exactly as for an id that does not exist."""
+    user = await User.get_or_none(id=user_id, team_id=team.id)
+    if user is None:
+        raise NotFound("No such user.", field="userId")
+    return user
+
+
+def check_brik(rt: Runtime, brik: str) -> str:
+    if brik not in rt.briks:
+        raise BadUserInput(f"Unknown Brik: {brik}.", field="brik")
+    return brik
+
+
+def check_still_member(user: User, today: date) -> None:
+    if user.access_ended_at is not None or (
+        user.removal_on is not None and user.removal_on <= today
+    ):
+        raise Conflict("This person is no longer a member of the team.", field="userId")
+
+
+async def active_brik_keys(rt: Runtime, user: User, team: Team) -> set[str]:
+    """The Briks this user may use right now (R-ACC-3)."""
+    if user.access_ended_at is not None or team.status in ("SUSPENDED", "CLOSED"):
+        return set()
+    today = team_today(rt, team)
+    keys = await Seat.filter(active_seats(today), user_id=user.id).values_list("brik", flat=True)
+    return {str(key) for key in keys}
+
+
+async def assign_brik(
+    rt: Runtime, team: Team, user_id: int, brik: str, on_added: SeatListener | None = None
+) -> Seat:
+    """Give a member a Brik from today (R-ACC-2). Undoes a pending removal at no cost (R-BILL-14).
+
+    `on_added` runs inside the transaction for a new seat (billing charges it there, R-BILL-5).
+    """
+    brik = check_brik(rt, brik)
+    today = team_today(rt, team)
+    async with in_transaction():
+        user = await team_member(team, user_id)
+        check_still_member(user, today)
+        if user.removal_on is not None:
+            raise Conflict("This person's removal is pending; restore them first.", field="userId")
+        current = (
+            await Seat.filter(active_seats(today), user_id=user.id, brik=brik)
+            .select_for_update()
+            .first()
+        )
+        if current is not None and current.ends_on is None:
+            raise Conflict(f"{user.name} has {brik} already.", field="brik")
+        if current is not None:
+            current.ends_on = None
+            await current.save(update_fields=["ends_on"])
+            current.user = user
+            return current
+        seat = await Seat.create(
+            team=team, user=user, brik=brik, starts_on=today, created_at=rt.clock.now()
+        )
+        seat.user = user
+        if on_added is not None:
+            await on_added(rt, team, seat)
+    return seat
+
+
+async def unassign_brik(rt: Runtime, team: Team, user_id: int, brik: str) -> Seat:
+    """Take a Brik from a member at the end of the period (R-BILL-6, -14, -15)."""
+    brik = check_brik(rt, brik)
+    today = team_today(rt, team)
+    async with in_transaction():
+        user = await team_member(team, user_id)
+        seat = (
+            await Seat.filter(active_seats(today), user_id=user.id, brik=brik)
+            .select_for_update()
+            .first()
+        )
+        if seat is None:
+            raise NotFound(f"{user.name} has no {brik} seat.", field="brik")
+        if seat.ends_on is not None:
+            raise Conflict("This seat's removal is scheduled already.", field="brik")
+        seat.ends_on = team_calendar(team).removal_ends_on(today)
+        await seat.save(update_fields=["ends_on"])
+        seat.user = user
+    return seat
+
+
+async def _other_admins(team: Team, user: User, today: date) -> bool:
+    return (
+        await User.filter(team_id=team.id, role=Role.ADMIN, access_ended_at__isnull=True)
+        .exclude(id=user.id)
+        .filter(Q(removal_on__isnull=True) | Q(removal_on__gt=today))
+        .exists()
+    )
+
+
+async def remove_user(rt: Runtime, team: Team, user_id: int) -> User:
+    """Remove a member at the end of the period; billed until then (R-BILL-6, -14)."""
+    today = team_today(rt, team)
+    async with in_transaction():
+        user = await team_member(team, user_id)
+        await User.filter(id=user.id).select_for_update().first()
+        check_still_member(user, today)
+        if user.removal_on is not None:
+            raise Conflict("This person's removal is scheduled already.", field="userId")
+        if user.role == Role.ADMIN and not await _other_admins(team, user, today):
+            raise Conflict("The team's last administrator cannot be removed.", field="userId")
+        user.removal_on = team_calendar(team).removal_ends_on(today)
+        await user.save(update_fields=["removal_on"])
+        await Seat.filter(active_seats(today), user_id=user.id, ends_on__isnull=True).update(
+            ends_on=user.removal_on
+        )
+    return user
+
+
+async def restore_user(rt: Runtime, team: Team, user_id: int) -> User:
+    """Undo a pending removal, at no cost, any time before it takes effect (R-BILL-6, -14)."""
+    today = team_today(rt, team)
+    async with in_transaction():
+        user = await team_member(team, user_id)
+        removal_on = user.removal_on
+        if removal_on is None:
+            raise Conflict("This person has no pending removal.", field="userId")
+        if removal_on <= today:
+            raise Conflict("The removal has taken effect already.", field="userId")
+        await Seat.filter(user_id=user.id, ends_on=removal_on).update(ends_on=None)
+        user.removal_on = None
+        user.access_ended_at = None
+        await user.save(update_fields=["removal_on", "access_ended_at"])
+    return user
+
+
+async def end_access_now(rt: Runtime, team: Team, user_id: int) -> User:
+    """End a member's access at once; the period stays charged (R-BILL-6)."""
+    today = team_today(rt, team)
+    async with in_transaction():
+        user = await team_member(team, user_id)
+        if user.access_ended_at is not None:
+            raise Conflict("This person's access has ended already.", field="userId")
+        if user.role == Role.ADMIN and not await _other_admins(team, user, today):
+            raise Conflict("The team's last administrator cannot be locked out.", field="userId")
+        if user.removal_on is None:
+            user.removal_on = team_calendar(team).removal_ends_on(today)
+            await Seat.filter(active_seats(today), user_id=user.id, ends_on__isnull=True).update(
+                ends_on=user.removal_on
+            )
+        user.access_ended_at = rt.clock.now()
+        await user.save(update_fields=["removal_on", "access_ended_at"])
+        await revoke_sessions(rt, user.id)
+    return user

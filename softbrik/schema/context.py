@@ -1,0 +1,107 @@
+"""The per-request context every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from softbrik.core.accounts import service as accounts
+from softbrik.core.accounts.models import Role, Session, Team, User
+from softbrik.core.accounts.seats import active_brik_keys
+from softbrik.core.errors import Forbidden, Unauthenticated
+from softbrik.core.runtime import Runtime
+from softbrik.plugin import BrikContext
+
+
+class Context:
+    def __init__(
+        self,
+        rt: Runtime,
+        request: Any,
+        response: Any = None,
+        request_id: str = "",
+        client_address: str = "",
+    ) -> None:
+        self.rt = rt
+        self.request = request
+        self.response = response
+        self.request_id = request_id
+        self.client_address = client_address
+        self.session: Session | None = None
+        self.connection_params: dict[str, Any] | None = None
+        self._brik_keys: set[str] | None = None
+        self._brik_contexts: dict[str, BrikContext] = {}
+        self.loaders: dict[str, Any] = {}
+
+    async def sign_in(self, token: str | None) -> None:
+        self.session = await accounts.authenticate(self.rt, token or "")
+        self._brik_keys = None
+        self._brik_contexts.clear()
+
+    @property
+    def user(self) -> User | None:
+        return self.session.user if self.session else None
+
+    def require_user(self) -> User:
+        if self.session is None:
+            raise Unauthenticated("Sign in first.")
+        return self.session.user
+
+    def require_team(self) -> Team:
+        return self.require_user().team  # type: ignore[return-value]
+
+    def require_admin(self) -> User:
+        user = self.require_user()
+        if user.role != Role.ADMIN:
+            raise Forbidden("Only the team's administrators may do this.")
+        return user
+
+    async def brik_keys(self) -> set[str]:
+        if self._brik_keys is None:
+            user = self.user
+            self._brik_keys = (
+                await active_brik_keys(self.rt, user, user.team)  # type: ignore[arg-type]
+                if user
+                else set()
+            )
+        return self._brik_keys
+
+    async def require_seat(self, brik: str) -> None:
+        """R-ACC-3: a Brik's fields answer only users with an active seat for it."""
+        self.require_user()
+        if brik not in await self.brik_keys():
+            raise Forbidden(f"You have no seat for the {brik} Brik.", brik=brik)
+
+    def brik_context(self, info: Any) -> BrikContext:
+        brik = _owning_brik(info)
+        found = self._brik_contexts.get(brik)
+        if found is None:
+            user = self.require_user()
+            found = BrikContext(
+                brik=brik,
+                team_id=user.team_id,
+                user_id=user.id,
+                is_admin=user.role == Role.ADMIN,
+                platform=self.rt.extras["platform"],
+            )
+            for extras in self.rt.briks.hook.softbrik_context(context=found):
+                if extras:
+                    found.extras.update(extras)
+            self._brik_contexts[brik] = found
+        return found
+
+
+def _owning_brik(info: Any) -> str:
+    """The Brik that owns the field being resolved (mapped when the schema was composed)."""
+    owners: BrikOwners = info.schema._softbrik_owners
+    parent = info._raw_info.parent_type.name
+    if parent in ("Query", "Mutation", "Subscription"):
+        return owners.root_fields[info.field_name]
+    return owners.types[parent]
+
+
+class BrikOwners:
+    """Which Brik owns each root field and each object type it contributed."""
+
+    def __init__(self) -> None:
+        self.root_fields: dict[str, str] = {}
+        self.types: dict[str, str] = {}

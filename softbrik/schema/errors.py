@@ -1,0 +1,68 @@
+"""Error codes in `extensions.code`, and masking of everything unexpected (API.md, Errors)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from softbrik.core.errors import DomainError
+
+log = logging.getLogger("softbrik.errors")
+CODES = {
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "CONFLICT",
+    "PAYMENT_FAILED",
+    "RATE_LIMITED",
+    "INTERNAL_SERVER_ERROR",
+}
+
+
+def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    original = error.original_error
+    extensions: dict[str, Any]
+    if isinstance(original, DomainError):
+        message = original.message
+        extensions = {"code": original.code, **original.extensions}
+    elif original is None:
+        # Parsing and validation errors: the request itself is wrong.
+        message = error.message
+        extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
+        if extensions["code"] not in CODES:
+            extensions["code"] = "BAD_USER_INPUT"
+    else:
+        log.error(
+            "unexpected error",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"request_id": request_id, "path": error.path},
+        )
+        message = f"Unexpected error. Quote request id {request_id} to support."
+        extensions = {"code": "INTERNAL_SERVER_ERROR"}
+    if request_id:
+        extensions["requestId"] = request_id
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error a code, and masks unexpected ones with the request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [coded(error, request_id) for error in result.errors or []]

@@ -1,0 +1,1 @@
+"""Fixtures of the platform's own tests (the shared ones come from `softbrik.testing`)."""

@@ -1,0 +1,86 @@
+"""An example Brik, written only against `softbrik.plugin`, as a third party would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from softbrik.plugin import BadUserInput, BrikManifest, BrikSchema, brik_context, hookimpl
+from softbrik_notes.models import Note as NoteRow
+
+SEEN_EVENTS: list[Any] = []
+
+
+@strawberry.type
+class Note:
+    title: str
+    body: str
+
+
+async def _note(info: Info[Any, Any], row: NoteRow) -> Note:
+    ctx = brik_context(info)
+    body = await ctx.platform.open(ctx.team_id, row.body, "notes.body")
+    return Note(title=row.title, body=body.decode())
+
+
+@strawberry.type
+class NotesQuery:
+    @strawberry.field
+    async def notes(self, info: Info[Any, Any]) -> list[Note]:
+        ctx = brik_context(info)
+        rows = await NoteRow.filter(team_id=ctx.team_id).order_by("id")
+        return [await _note(info, row) for row in rows]
+
+    @strawberry.field
+    def who(self, info: Info[Any, Any]) -> str:
+        ctx = brik_context(info)
+        return f"{ctx.brik}:{ctx.user_id}:{ctx.extras.get('greeting')}"
+
+
+@strawberry.type
+class NotesMutation:
+    @strawberry.mutation
+    async def notes_add(self, info: Info[Any, Any], title: str, body: str = "") -> Note:
+        ctx = brik_context(info)
+        if not title.strip():
+            raise BadUserInput("A note needs a title.", field="title")
+        sealed = await ctx.platform.seal(ctx.team_id, body.encode(), "notes.body")
+        row = await NoteRow.create(
+            team_id=ctx.team_id, title=title, body=sealed, author_id=ctx.user_id
+        )
+        await ctx.platform.emit(ctx.team_id, "NOTES_ADDED", {"title": title}, ctx.user_id)
+        return await _note(info, row)
+
+
+@hookimpl
+def softbrik_brik() -> BrikManifest:
+    return BrikManifest(
+        key="notes",
+        name="Notes",
+        description="Team notes (an example Brik).",
+        price_cents=700,
+        models="softbrik_notes.models",
+        events=("NOTES_ADDED",),
+    )
+
+
+@hookimpl
+def softbrik_schema() -> BrikSchema:
+    return BrikSchema(query=NotesQuery, mutations=[NotesMutation])
+
+
+@hookimpl
+def softbrik_context(context: Any) -> dict[str, Any]:
+    return {"greeting": "hej"}
+
+
+@hookimpl
+def softbrik_event(event: Any) -> None:
+    SEEN_EVENTS.append(event)
+
+
+@hookimpl
+async def softbrik_delete_team(team_id: int) -> None:
+    await NoteRow.filter(team_id=team_id).delete()

@@ -14,30 +14,20 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from tortoise import Tortoise
-from tortoise.migrations.api import migrate
 
 from softbrik.core.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from softbrik.core.crypto import KeyProvider, KmsKeyProvider, LocalKeyProvider
-from softbrik.core.db import DbApp, tortoise_config
+from softbrik.core.db import DbApp
+from softbrik.testing import TestDatabase
 
 CRYPTO_APP = DbApp("crypto", "softbrik.core.crypto.models", "softbrik.core.crypto.migrations")
 REGION = "eu-west-1"
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Path]:
-    """A fresh SQLite file with the crypto app's migrations applied; yields its path."""
-    path = tmp_path / "softbrik.sqlite3"
-    config = tortoise_config(f"sqlite://{path}", [CRYPTO_APP])
-    # migrate() leaves Tortoise initialised for migrating only; start afresh to use the models.
-    await migrate(config=config)
-    await Tortoise.close_connections()
-    await Tortoise.init(config=config)
-    try:
-        yield path
-    finally:
-        await Tortoise.close_connections()
+async def db(softbrik_db: TestDatabase, softbrik_reset: None) -> AsyncIterator[TestDatabase]:
+    """The test session's database (SQLite or PostgreSQL), emptied for this test."""
+    yield softbrik_db
 
 
 def _free_port() -> int:

@@ -3,17 +3,16 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
-EXAMPLES := $(wildcard tests/example_briks/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test bench lint format migrations clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml $(PLUGINS) $(EXAMPLES) Makefile
+$(STAMP): pyproject.toml $(PLUGINS) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[dev]' $(foreach p,$(PLUGINS) $(EXAMPLES),-e $(dir $(p)))
+	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[dev]' $(foreach p,$(PLUGINS),-e $(dir $(p)))
 	touch $(STAMP)
 
 run: install

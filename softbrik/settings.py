@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     support_email: str = "support@softbrik.example"
     public_url: str = "http://127.0.0.1:8000"
 
-    briks: list[str] | None = Field(default=None, description="allow-list of Brik keys")
-    disabled_briks: list[str] = Field(default_factory=list)
+    briks: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, description="allow-list of Brik keys"
+    )
+    disabled_briks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     trace_hooks: bool = False
 
     test_clock: bool = False
@@ -62,6 +64,19 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("briks", "disabled_briks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """Operators write `SOFTBRIK_BRIKS=inventory,filestorage` (JSON lists work too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [key.strip() for key in text.split(",") if key.strip()]
+        return value
 
     @cached_property
     def db_url(self) -> str:

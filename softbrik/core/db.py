@@ -61,7 +61,8 @@ def tortoise_config(db_url: str, apps: Iterable[DbApp]) -> dict[str, Any]:
 
 
 async def init_db(db_url: str, apps: Iterable[DbApp]) -> None:
-    await Tortoise.init(config=tortoise_config(db_url, apps))
+    """Connect for the whole process: requests run in other tasks than the lifespan's."""
+    await Tortoise.init(config=tortoise_config(db_url, apps), _enable_global_fallback=True)
 
 
 async def close_db() -> None:
@@ -72,7 +73,10 @@ async def migrate(db_url: str, apps: Iterable[DbApp], progress: Any = None) -> N
     """Apply every app's committed migrations (Tortoise's own migration engine)."""
     from tortoise.migrations.api.migrate import migrate as run
 
-    await run(config=tortoise_config(db_url, apps), progress=progress)
+    try:
+        await run(config=tortoise_config(db_url, apps), progress=progress)
+    finally:
+        await Tortoise.close_connections()
 
 
 async def pending_model_changes(db_url: str, apps: Iterable[DbApp]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
@@ -19,7 +20,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from tortoise import Tortoise
 
-from softbrik.briks import BrikRegistry, load_briks
+from softbrik.briks import BrikLoadError, BrikRegistry, load_briks
 from softbrik.core import db
 from softbrik.core.clock import Clock, SystemClock, TestClock
 from softbrik.core.runtime import Runtime
@@ -57,6 +58,17 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
     )
     rt.extras["platform"] = CorePlatform(rt)
     return rt
+
+
+async def run_brik_hooks(briks: BrikRegistry, hook: str, **kwargs: Any) -> None:
+    """Call a lifecycle hook of every Brik in turn; a failure names the Brik that failed."""
+    for brik in briks:
+        try:
+            result = briks.call_one(brik, hook, **kwargs)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            raise BrikLoadError(brik.key, f"{hook}() failed: {exc!r}") from exc
 
 
 def bearer(value: str | None) -> str | None:
@@ -188,17 +200,22 @@ def create_app(
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
                 await db.migrate(settings.db_url, apps)
             await db.init_db(settings.db_url, apps)
-        for result in briks.hook.softbrik_startup(app=app, platform=rt.extras["platform"]):
-            if hasattr(result, "__await__"):
-                await result
+        try:
+            await run_brik_hooks(briks, "softbrik_startup", app=app, platform=rt.extras["platform"])
+        except BaseException:
+            if manage_db:
+                await db.close_db()
+            raise
         try:
             yield
         finally:
-            for result in briks.hook.softbrik_shutdown(app=app, platform=rt.extras["platform"]):
-                if hasattr(result, "__await__"):
-                    await result
-            if manage_db:
-                await db.close_db()
+            try:
+                await run_brik_hooks(
+                    briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]
+                )
+            finally:
+                if manage_db:
+                    await db.close_db()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.rt = rt

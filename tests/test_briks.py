@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import strawberry
@@ -246,4 +245,18 @@ def test_the_hook_specs_are_documented():
         assert spec.__doc__ and len(spec.__doc__.strip()) > 40, spec.__name__
 
 
-_ = SimpleNamespace
+async def test_a_failing_startup_hook_names_the_brik(tmp_path):
+    from softbrik.app import run_brik_hooks
+
+    class Plugin:
+        @hookimpl
+        def softbrik_brik(self):
+            return BrikManifest(key="flaky", name="Flaky", description="", price_cents=700)
+
+        @hookimpl
+        async def softbrik_startup(self, app):
+            raise ConnectionError("no upstream")
+
+    registry = load(tmp_path, Plugin())
+    with pytest.raises(BrikLoadError, match=r"Brik 'flaky': softbrik_startup\(\) failed"):
+        await run_brik_hooks(registry, "softbrik_startup", app=None, platform=None)

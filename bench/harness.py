@@ -21,9 +21,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,19 +255,28 @@ class LoadGenerator:
         return future.result()
 
     def interleaved(
-        self, requests: Sequence[Request], seconds: float, rounds: int, warmup: float = 0.5
-    ) -> list[Measurement]:
-        """Each request measured `rounds` times for `seconds`, alternating (ABBA...)."""
-        for request in requests:
-            self.measure(request, warmup)
-        totals = [Measurement() for _ in requests]
+        self,
+        requests: Sequence[Request],
+        seconds: float,
+        rounds: int,
+        min_requests: int = 30,
+    ) -> list[list[Measurement]]:
+        """Each request measured in `rounds` rounds, alternating (AB BA AB ...).
+
+        A round lasts `seconds`, or longer when needed for about `min_requests` answers to the
+        slowest request (measured in a warm-up). Returns the rounds of each request.
+        """
+        warm = [self.measure(request, max(0.5, seconds / 2)) for request in requests]
+        slowest = min(m.rps for m in warm) or 1.0
+        length = max(seconds, min_requests / slowest)
+        measured: list[list[Measurement]] = [[] for _ in requests]
         for round_ in range(rounds):
             order = list(range(len(requests)))
             if round_ % 2:
                 order.reverse()
             for index in order:
-                totals[index].add(self.measure(requests[index], seconds))
-        return totals
+                measured[index].append(self.measure(requests[index], length))
+        return measured
 
     def ceiling(self, seconds: float = 1.0) -> Measurement:
         """What the load generator reaches against /healthz, the cheapest route."""
@@ -308,15 +316,19 @@ def machine() -> str:
     )
 
 
-@contextmanager
-def elapsed(label: str) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    print(f"{label}: {time.perf_counter() - started:.1f} s", flush=True)
+def total(rounds: Sequence[Measurement]) -> Measurement:
+    """All rounds of one side as one measurement."""
+    result = Measurement()
+    for measurement in rounds:
+        result.add(measurement)
+    return result
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else 0.0
+def ratio(numerator: Sequence[Measurement], denominator: Sequence[Measurement]) -> float:
+    """The median over the rounds of numerator/denominator throughput (robust to a busy
+    moment of the machine, which weighs on both sides of one round alike)."""
+    ratios = [n.rps / d.rps for n, d in zip(numerator, denominator, strict=True) if d.rps]
+    return statistics.median(ratios) if ratios else 0.0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -182,8 +184,30 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    async def invoice_pdf(request: Request) -> Response:
+        """An invoice's PDF, for a signed-in member of its team (Bearer token)."""
+        from softbrik.core.accounts.service import authenticate
+        from softbrik.core.billing.service import invoice_pdf_bytes, team_invoice
+        from softbrik.core.errors import NotFound
+        from softbrik.schema.ids import decode_id
+
+        session = await authenticate(rt, bearer(request.headers.get("authorization")) or "")
+        if session is None:
+            return JSONResponse({"error": "Sign in first."}, status_code=401)
+        try:
+            pk = decode_id(request.path_params["invoice_id"], "Invoice")
+            invoice = await team_invoice(session.user.team, pk)
+        except NotFound:
+            return JSONResponse({"error": "No such invoice."}, status_code=404)
+        return Response(
+            await invoice_pdf_bytes(rt, invoice),
+            media_type="application/pdf",
+            headers={"content-disposition": f'inline; filename="{invoice.number}.pdf"'},
+        )
+
     routes: list[Any] = [
         Route("/healthz", healthz),
+        Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
@@ -206,9 +230,18 @@ def create_app(
             if manage_db:
                 await db.close_db()
             raise
+        billing_task = None
+        if settings.billing_interval_seconds > 0:
+            from softbrik.core.billing.job import worker
+
+            billing_task = asyncio.create_task(worker(rt, settings.billing_interval_seconds))
         try:
             yield
         finally:
+            if billing_task is not None:
+                billing_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await billing_task
             try:
                 await run_brik_hooks(
                     briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]

@@ -137,3 +137,45 @@ def schema() -> None:
     from softbrik.schema.compose import build_schema
 
     sys.stdout.write(build_schema(registry(settings())).as_str() + "\n")
+
+
+@main.group()
+def billing() -> None:
+    """Billing work: renewals, retries, reminders, closures (R-BILL, R-CLOSE)."""
+
+
+@billing.command("run")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def billing_run(quiet: bool) -> None:
+    """Do all billing work that is due now, once (safe to run from cron, even twice at once)."""
+    from rich.progress import Progress
+
+    from softbrik.app import make_runtime
+    from softbrik.core.billing.job import run_due
+    from softbrik.core.db import close_db, init_db
+
+    s = settings()
+    briks = registry(s)
+
+    async def run() -> Any:
+        await init_db(s.db_url, all_apps(s))
+        try:
+            rt = make_runtime(s, briks)
+            if quiet:
+                return await run_due(rt)
+            with Progress(console=console) as bar:
+                task = bar.add_task("billing", total=None)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                return await run_due(rt, progress=progress)
+        finally:
+            await close_db()
+
+    report = asyncio.run(run())
+    console.print(f"{report.teams} teams, {report.steps} steps, {len(report.failures)} failures")
+    for team_id, message in report.failures:
+        console.print(f"[red]team {team_id}:[/red] {message}")
+    if report.failures:
+        raise SystemExit(1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -36,7 +38,65 @@ def all_apps(s: Settings) -> list[Any]:
     return [*CORE_APPS, *registry(s).db_apps()]
 
 
-@click.group()
+@functools.cache
+def loaded() -> tuple[Settings, Any]:
+    """The settings and the Briks, once per process (Brik commands need both)."""
+    s = settings()
+    return s, registry(s)
+
+
+def run_with_platform(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run a Brik's async command with a ready platform (see `softbrik.plugin.platform_command`)."""
+    from softbrik.app import make_runtime
+    from softbrik.core import db
+
+    s, briks = loaded()
+    apps = [*db.CORE_APPS, *briks.db_apps()]
+
+    async def run() -> Any:
+        if s.is_sqlite:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            await db.migrate(s.db_url, apps)
+        await db.init_db(s.db_url, apps)
+        try:
+            rt = make_runtime(s, briks)
+            return await fn(rt.extras["platform"], *args, **kwargs)
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+class SoftbrikGroup(click.Group):
+    """The core's commands, and `softbrik <key> …` for each Brik that adds commands."""
+
+    def _brik_groups(self) -> dict[str, click.Group]:
+        cached: dict[str, click.Group] | None = getattr(self, "_briks_cache", None)
+        if cached is not None:
+            return cached
+        groups: dict[str, click.Group] = {}
+        _, briks = loaded()
+        for brik in briks:
+            if "softbrik_cli" not in brik.hooks:
+                continue
+            group = click.Group(brik.key, help=f"{brik.manifest.name}: {brik.manifest.description}")
+            briks.call_one(brik, "softbrik_cli", group=group)
+            if group.commands and brik.key not in self.commands:
+                groups[brik.key] = group
+        self._briks_cache = groups
+        return groups
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._brik_groups()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        return self._brik_groups().get(cmd_name)
+
+
+@click.group(cls=SoftbrikGroup)
 def main() -> None:
     """Softbrik: business apps (Briks) for small and medium companies."""
     s = settings()

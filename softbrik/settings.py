@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     aws_region: str = "eu-west-1"
     blob_store: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="signs short-lived links; default: a random key in <data_dir>/signing.key",
+    )
 
     max_query_depth: int = 12
     max_aliases: int = 30

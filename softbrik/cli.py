@@ -197,3 +197,53 @@ def schema() -> None:
     from softbrik.schema.compose import build_schema
 
     sys.stdout.write(build_schema(registry(settings())).as_str() + "\n")
+
+
+def run_with_runtime(work: Any) -> Any:
+    """Run `await work(rt)` with the database connected and a runtime like the server's."""
+    from softbrik.app import make_runtime
+    from softbrik.core import db
+
+    s = settings()
+    briks = registry(s)
+
+    async def run() -> Any:
+        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()])
+        try:
+            return await work(make_runtime(s, briks))
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+@main.group()
+def events() -> None:
+    """The event log."""
+
+
+@events.command("prune")
+def events_prune() -> None:
+    """Delete events older than SOFTBRIK_EVENT_RETENTION_DAYS (the server does this daily)."""
+    from softbrik.core.events.jobs import prune_events
+    from softbrik.core.jobs import run_once
+
+    console.print("pruning the event log …")
+    deleted = run_with_runtime(lambda rt: run_once("prune_events", prune_events, rt))
+    console.print(f"[green]deleted {deleted} events[/green]")
+
+
+@main.group()
+def seats() -> None:
+    """Seats of every team."""
+
+
+@seats.command("end-due")
+def seats_end_due() -> None:
+    """Tell SEAT_REMOVED for every seat whose scheduled removal has taken effect."""
+    from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.jobs import run_once
+
+    console.print("ending seats whose removal is due …")
+    ended = run_with_runtime(lambda rt: run_once("end_due_seats", end_due_seats, rt))
+    console.print(f"[green]{ended} seats ended[/green]")

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_tokens: int = 2000
     max_page_size: int = 100
 
+    event_retention_days: int = Field(default=90, description="days the event log keeps events")
+    due_work_interval_seconds: float = Field(
+        default=60, description="how often the server runs due work (seat removals, pruning)"
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

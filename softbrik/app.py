@@ -73,6 +73,29 @@ async def run_brik_hooks(briks: BrikRegistry, hook: str, **kwargs: Any) -> None:
             raise BrikLoadError(brik.key, f"{hook}() failed: {exc!r}") from exc
 
 
+def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
+    """The server's periodic work, as lifespan tasks (the CLI runs the same functions)."""
+    from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.billing.job import billing_job
+    from softbrik.core.events.jobs import prune_events
+    from softbrik.core.jobs import run_every
+
+    every = rt.settings.due_work_interval_seconds
+    return [
+        asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
+        asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
+        asyncio.create_task(run_every("billing", billing_job, rt, every)),
+    ]
+
+
+async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def bearer(value: str | None) -> str | None:
     if not value:
         return None
@@ -230,18 +253,11 @@ def create_app(
             if manage_db:
                 await db.close_db()
             raise
-        billing_task = None
-        if settings.billing_interval_seconds > 0:
-            from softbrik.core.billing.job import worker
-
-            billing_task = asyncio.create_task(worker(rt, settings.billing_interval_seconds))
+        jobs = start_jobs(rt)
         try:
             yield
         finally:
-            if billing_task is not None:
-                billing_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await billing_task
+            await stop_jobs(jobs)
             try:
                 await run_brik_hooks(
                     briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]

@@ -67,7 +67,7 @@ async def test_sign_up_pays_the_first_month_at_once(gql, team_factory, softbrik_
     assert pdf.get_content_type() == "application/pdf"
     assert pdf.get_content().startswith(b"%PDF-1.4")
     types = await Event.all().order_by("id").values_list("type", flat=True)
-    assert types == ["INVOICE_FINALIZED", "PAYMENT_SUCCEEDED"]
+    assert types == ["SEAT_ADDED", "INVOICE_FINALIZED", "PAYMENT_SUCCEEDED"]
     payload = (await Event.filter(type="PAYMENT_SUCCEEDED").first()).payload
     assert payload["amount_cents"] == 875
     assert set(payload) == {"invoice_id", "amount_cents", "message"}

@@ -22,7 +22,6 @@ never skips one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from softbrik.core.accounts.models import Team
+from softbrik.core.accounts.seats import end_due_seats
 from softbrik.core.billing import service
 from softbrik.core.billing.models import BillingAccount, BillingStage, Invoice, InvoiceStatus
 from softbrik.core.clock import TestClock, to_utc
@@ -162,7 +162,8 @@ async def run_due(
 
 async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
     """Move the test clock to `to`, doing every piece of billing work due on the way, in order,
-    as if the server had been running all along (API.md, advanceTestClock)."""
+    as if the server had been running all along (API.md, advanceTestClock); seat removals that
+    take effect on the way are told too (`end_due_seats`)."""
     clock = rt.clock
     if not rt.settings.test_clock or not isinstance(clock, TestClock):
         raise Forbidden("The test clock is not enabled on this deployment.")
@@ -182,23 +183,19 @@ async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
         moment = max(to_utc(account.next_run_at), clock.now())
         clock.advance(moment)
         report = await run_due(rt, moment)
+        await end_due_seats(rt)  # SEAT_REMOVED for removals that took effect on the way
         # Work that fails (a payment provider down) stays due; don't spin on it.
         failed.update(team_id for team_id, _ in report.failures)
         if report.steps == 0 and not report.failures:
             break
-    return clock.advance(to)
+    moved = clock.advance(to)
+    await end_due_seats(rt)
+    return moved
 
 
-async def worker(rt: Runtime, interval_seconds: float) -> None:
-    """The periodic task inside `softbrik serve`: `run_due` every `interval_seconds`."""
-    while True:
-        try:
-            await run_due(rt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("billing run failed")
-        await asyncio.sleep(interval_seconds)
+async def billing_job(rt: Runtime) -> int:
+    """The periodic job (`softbrik serve`'s lifespan): `run_due` now; the steps done."""
+    return (await run_due(rt)).steps
 
 
-__all__ = ["RunReport", "advance_test_clock", "run_due", "run_team", "worker"]
+__all__ = ["RunReport", "advance_test_clock", "billing_job", "run_due", "run_team"]

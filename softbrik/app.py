@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -69,6 +71,29 @@ async def run_brik_hooks(briks: BrikRegistry, hook: str, **kwargs: Any) -> None:
                 await result
         except Exception as exc:
             raise BrikLoadError(brik.key, f"{hook}() failed: {exc!r}") from exc
+
+
+def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
+    """The server's periodic work, as lifespan tasks (the CLI runs the same functions)."""
+    from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.billing.job import billing_job
+    from softbrik.core.events.jobs import prune_events
+    from softbrik.core.jobs import run_every
+
+    every = rt.settings.due_work_interval_seconds
+    return [
+        asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
+        asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
+        asyncio.create_task(run_every("billing", billing_job, rt, every)),
+    ]
+
+
+async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def bearer(value: str | None) -> str | None:
@@ -182,8 +207,30 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    async def invoice_pdf(request: Request) -> Response:
+        """An invoice's PDF, for a signed-in member of its team (Bearer token)."""
+        from softbrik.core.accounts.service import authenticate
+        from softbrik.core.billing.service import invoice_pdf_bytes, team_invoice
+        from softbrik.core.errors import NotFound
+        from softbrik.schema.ids import decode_id
+
+        session = await authenticate(rt, bearer(request.headers.get("authorization")) or "")
+        if session is None:
+            return JSONResponse({"error": "Sign in first."}, status_code=401)
+        try:
+            pk = decode_id(request.path_params["invoice_id"], "Invoice")
+            invoice = await team_invoice(session.user.team, pk)
+        except NotFound:
+            return JSONResponse({"error": "No such invoice."}, status_code=404)
+        return Response(
+            await invoice_pdf_bytes(rt, invoice),
+            media_type="application/pdf",
+            headers={"content-disposition": f'inline; filename="{invoice.number}.pdf"'},
+        )
+
     routes: list[Any] = [
         Route("/healthz", healthz),
+        Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
@@ -206,9 +253,11 @@ def create_app(
             if manage_db:
                 await db.close_db()
             raise
+        jobs = start_jobs(rt)
         try:
             yield
         finally:
+            await stop_jobs(jobs)
             try:
                 await run_brik_hooks(
                     briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]

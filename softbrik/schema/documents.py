@@ -2,9 +2,9 @@
 
 Clients send the same few operations over and over; parsing and validating one costs more
 than executing it (see bench/graphql_overhead.py). The cache keeps the parsed document of the
-last `size` distinct query texts, and for each the validation errors per set of validation
-rules: a document is validated once per schema and set of rules, and an invalid one keeps answering its
-errors. Documents that do not parse are not kept.
+last `size` distinct query texts, and for each its validation errors per schema and set of
+validation rules: a document is validated once per schema and set of rules, and an invalid one
+keeps answering its errors. Documents that do not parse are not kept.
 
 The cache works as a schema extension whose hooks run just before Strawberry's own parsing and
 validation, after every `on_operation` hook, so validation rules that other extensions add

@@ -87,3 +87,20 @@ async def test_a_null_in_a_non_null_field_is_an_error_on_the_field():
 async def test_values_are_serialized_by_their_types():
     result = await schema(True).execute("{ thing { colour on note } }")
     assert result.data == {"thing": {"colour": "RED", "on": "2026-01-31", "note": None}}
+
+
+class Counting(LeanExecutionContext):
+    infos = 0
+
+    def build_resolve_info(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        Counting.infos += 1
+        return super().build_resolve_info(*args, **kwargs)
+
+
+async def test_plain_scalar_fields_are_read_without_a_resolve_info():
+    counting = strawberry.Schema(query=Query, execution_context_class=Counting)
+    Counting.infos = 0
+    result = await counting.execute("{ things { colour on note } thing { name shout } }")
+    assert result.errors is None
+    # `things`, `thing` and `shout` (a resolver of its own); not the six plain fields.
+    assert Counting.infos == 3

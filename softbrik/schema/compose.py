@@ -21,8 +21,8 @@ from softbrik.schema.accounts import AccountsMutation, AccountsQuery
 from softbrik.schema.billing import BillingMutation
 from softbrik.schema.context import BrikOwners
 from softbrik.schema.documents import DocumentCache
-from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.errors import ErrorCodes
+from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]

@@ -19,22 +19,30 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 _UNSEEN = object()
 
 
-def plain_leaf(field: GraphQLField) -> tuple[GraphQLLeafType, bool] | None:
-    """(leaf type, non-null) of a field Strawberry reads off its object, else None.
+Plain = tuple[GraphQLLeafType, bool, str | None]
+
+
+def plain_leaf(field: GraphQLField) -> Plain | None:
+    """(leaf type, non-null, attribute) of a field Strawberry reads off its object, else None.
+
+    The attribute is the name to `getattr` when Strawberry's default resolver is `getattr`
+    (None: call the field's resolver, which does the same through Strawberry).
 
     Worked out once per field and kept on the field (GraphQLField is not hashable).
     """
     known = field.__dict__.get("_softbrik_plain", _UNSEEN)
     if known is not _UNSEEN:
         return known  # type: ignore[no-any-return]
-    found: tuple[GraphQLLeafType, bool] | None = None
+    found: Plain | None = None
     if getattr(field.resolve, "_is_default", False) and not field.args:
         gtype: Any = field.type
         non_null = isinstance(gtype, GraphQLNonNull)
         if non_null:
             gtype = gtype.of_type
         if is_leaf_type(gtype):
-            found = (gtype, non_null)
+            definition = (field.extensions or {}).get("strawberry-definition")
+            uses_getattr = getattr(definition, "default_resolver", None) is getattr
+            found = (gtype, non_null, definition.python_name if uses_getattr else None)
     field.__dict__["_softbrik_plain"] = found
     return found
 
@@ -50,14 +58,22 @@ class LeanExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         node = field_details_list[0].node
         field = parent_type.fields.get(node.name.value)
-        plain = plain_leaf(field) if field is not None and not self.middleware_manager else None
+        middleware = self.middleware_manager
+        plain = (
+            plain_leaf(field)
+            if field is not None and (middleware is None or not middleware.middlewares)
+            else None
+        )
         if plain is None or node.arguments:
             return super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
-        leaf, non_null = plain
+        leaf, non_null, attribute = plain
         try:
-            value = field.resolve(source, None)  # type: ignore[union-attr,misc]
+            if attribute is not None:
+                value = getattr(source, attribute)
+            else:
+                value = field.resolve(source, None)  # type: ignore[union-attr,misc]
             if self.is_awaitable(value):
                 info = self.build_resolve_info(
                     field,  # type: ignore[arg-type]

@@ -826,7 +826,9 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
     await User.filter(team_id=team.id).delete()
     if rt.blobs is not None:  # whatever a Brik's hook left under the team's prefix
         await rt.blobs.delete_prefix(f"team/{int(team.id)}/")
-    await TeamKey.filter(team_id=team.id).delete()  # its keys destroyed (R-CLOSE-4)
+    if rt.vault is not None:  # its keys destroyed (R-CLOSE-4), cached copies too
+        await rt.vault.destroy(team.id)
+    await TeamKey.filter(team_id=team.id).delete()
     await Event.filter(team_id=team.id).delete()
     closed_on = account.closure_effective_on
     # The team row stays as a nameless tombstone, so ids are never reused and status is CLOSED.

@@ -8,6 +8,7 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `team_factory`: signs up teams and invites members through GraphQL alone.
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
+- `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -423,6 +424,12 @@ def team_factory(gql: GraphQLClient, softbrik_app: Any) -> TeamFactory:
 @pytest.fixture
 def clock(softbrik_app: Any) -> Any:
     return softbrik_app.state.rt.clock
+
+
+@pytest.fixture
+def platform(softbrik_app: Any, softbrik_reset: None) -> Any:
+    """The `Platform` the app gives its Briks (clock, events, keys), on a reset database."""
+    return softbrik_app.state.rt.extras["platform"]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -69,6 +71,27 @@ async def run_brik_hooks(briks: BrikRegistry, hook: str, **kwargs: Any) -> None:
                 await result
         except Exception as exc:
             raise BrikLoadError(brik.key, f"{hook}() failed: {exc!r}") from exc
+
+
+def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
+    """The server's periodic work, as lifespan tasks (the CLI runs the same functions)."""
+    from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.events.jobs import prune_events
+    from softbrik.core.jobs import run_every
+
+    every = rt.settings.due_work_interval_seconds
+    return [
+        asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
+        asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
+    ]
+
+
+async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def bearer(value: str | None) -> str | None:
@@ -206,9 +229,11 @@ def create_app(
             if manage_db:
                 await db.close_db()
             raise
+        jobs = start_jobs(rt)
         try:
             yield
         finally:
+            await stop_jobs(jobs)
             try:
                 await run_brik_hooks(
                     briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]

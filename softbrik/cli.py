@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -36,7 +38,65 @@ def all_apps(s: Settings) -> list[Any]:
     return [*CORE_APPS, *registry(s).db_apps()]
 
 
-@click.group()
+@functools.cache
+def loaded() -> tuple[Settings, Any]:
+    """The settings and the Briks, once per process (Brik commands need both)."""
+    s = settings()
+    return s, registry(s)
+
+
+def run_with_platform(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run a Brik's async command with a ready platform (see `softbrik.plugin.platform_command`)."""
+    from softbrik.app import make_runtime
+    from softbrik.core import db
+
+    s, briks = loaded()
+    apps = [*db.CORE_APPS, *briks.db_apps()]
+
+    async def run() -> Any:
+        if s.is_sqlite:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            await db.migrate(s.db_url, apps)
+        await db.init_db(s.db_url, apps)
+        try:
+            rt = make_runtime(s, briks)
+            return await fn(rt.extras["platform"], *args, **kwargs)
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+class SoftbrikGroup(click.Group):
+    """The core's commands, and `softbrik <key> …` for each Brik that adds commands."""
+
+    def _brik_groups(self) -> dict[str, click.Group]:
+        cached: dict[str, click.Group] | None = getattr(self, "_briks_cache", None)
+        if cached is not None:
+            return cached
+        groups: dict[str, click.Group] = {}
+        _, briks = loaded()
+        for brik in briks:
+            if "softbrik_cli" not in brik.hooks:
+                continue
+            group = click.Group(brik.key, help=f"{brik.manifest.name}: {brik.manifest.description}")
+            briks.call_one(brik, "softbrik_cli", group=group)
+            if group.commands and brik.key not in self.commands:
+                groups[brik.key] = group
+        self._briks_cache = groups
+        return groups
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._brik_groups()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        return self._brik_groups().get(cmd_name)
+
+
+@click.group(cls=SoftbrikGroup)
 def main() -> None:
     """Softbrik: business apps (Briks) for small and medium companies."""
     s = settings()
@@ -137,3 +197,53 @@ def schema() -> None:
     from softbrik.schema.compose import build_schema
 
     sys.stdout.write(build_schema(registry(settings())).as_str() + "\n")
+
+
+def run_with_runtime(work: Any) -> Any:
+    """Run `await work(rt)` with the database connected and a runtime like the server's."""
+    from softbrik.app import make_runtime
+    from softbrik.core import db
+
+    s = settings()
+    briks = registry(s)
+
+    async def run() -> Any:
+        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()])
+        try:
+            return await work(make_runtime(s, briks))
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+@main.group()
+def events() -> None:
+    """The event log."""
+
+
+@events.command("prune")
+def events_prune() -> None:
+    """Delete events older than SOFTBRIK_EVENT_RETENTION_DAYS (the server does this daily)."""
+    from softbrik.core.events.jobs import prune_events
+    from softbrik.core.jobs import run_once
+
+    console.print("pruning the event log …")
+    deleted = run_with_runtime(lambda rt: run_once("prune_events", prune_events, rt))
+    console.print(f"[green]deleted {deleted} events[/green]")
+
+
+@main.group()
+def seats() -> None:
+    """Seats of every team."""
+
+
+@seats.command("end-due")
+def seats_end_due() -> None:
+    """Tell SEAT_REMOVED for every seat whose scheduled removal has taken effect."""
+    from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.jobs import run_once
+
+    console.print("ending seats whose removal is due …")
+    ended = run_with_runtime(lambda rt: run_once("end_due_seats", end_due_seats, rt))
+    console.print(f"[green]{ended} seats ended[/green]")

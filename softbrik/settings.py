@@ -56,11 +56,20 @@ class Settings(BaseSettings):
     aws_region: str = "eu-west-1"
     blob_store: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="signs short-lived links; default: a random key in <data_dir>/signing.key",
+    )
 
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
     max_page_size: int = 100
+
+    event_retention_days: int = Field(default=90, description="days the event log keeps events")
+    due_work_interval_seconds: float = Field(
+        default=60, description="how often the server runs due work (seat removals, pruning)"
+    )
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -9,6 +9,7 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
 - `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
+- `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -20,6 +21,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -435,3 +437,63 @@ def platform(softbrik_app: Any, softbrik_reset: None) -> Any:
 @pytest.fixture
 def count_queries() -> Any:
     return count_sql
+
+
+# --- AWS (moto in server mode) -----------------------------------------------------------------
+
+REGION = "eu-west-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Aws:
+    endpoint_url: str
+    kms_key_id: str
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        make_client: Any = boto3.client
+        return make_client(service, endpoint_url=self.endpoint_url, region_name=REGION)
+
+    def new_bucket(self) -> str:
+        name = f"softbrik-test-{uuid.uuid4().hex[:12]}"
+        self.client("s3").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        return name
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[Aws]:
+    """moto in server mode on a free local port, with dummy credentials and one KMS key."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            mp.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        port = _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            endpoint = f"http://127.0.0.1:{port}"
+            kms = boto3.client("kms", endpoint_url=endpoint, region_name=REGION)
+            key_id = kms.create_key(Description="softbrik test master key")["KeyMetadata"]["KeyId"]
+            yield Aws(endpoint, key_id)
+        finally:
+            server.stop()

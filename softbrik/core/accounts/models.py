@@ -121,6 +121,8 @@ class Seat(Model):
     # The first day without the seat when a removal is pending or done (periods are half-open).
     ends_on = fields.DateField(null=True)
     created_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+    """When the removal took effect and SEAT_REMOVED was told (`seats.end_due_seats`)."""
 
     class Meta:
         table = "seat"

@@ -7,16 +7,24 @@ in the same transaction, so a declined charge leaves nothing added: R-BILL-20).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from softbrik.core.accounts.models import Role, Seat, Team, User
+from softbrik.core.accounts.seat_events import (
+    SEAT_ADDED,
+    SEAT_REMOVAL_SCHEDULED,
+    SEAT_REMOVED,
+    USER_ACCESS_ENDED,
+    record_seat_event,
+)
 from softbrik.core.accounts.service import revoke_sessions
 from softbrik.core.calendar import BillingCalendar
 from softbrik.core.clock import local_date
 from softbrik.core.errors import BadUserInput, Conflict, NotFound
+from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
 
 SeatListener = Callable[[Runtime, Team, Seat], Awaitable[None]]
@@ -97,6 +105,7 @@ async def assign_brik(
         seat.user = user
         if on_added is not None:
             await on_added(rt, team, seat)
+        await record_seat_event(rt, team, SEAT_ADDED, seat, user)
     return seat
 
 
@@ -118,6 +127,7 @@ async def unassign_brik(rt: Runtime, team: Team, user_id: int, brik: str) -> Sea
         seat.ends_on = team_calendar(team).removal_ends_on(today)
         await seat.save(update_fields=["ends_on"])
         seat.user = user
+        await record_seat_event(rt, team, SEAT_REMOVAL_SCHEDULED, seat, user)
     return seat
 
 
@@ -143,9 +153,7 @@ async def remove_user(rt: Runtime, team: Team, user_id: int) -> User:
             raise Conflict("The team's last administrator cannot be removed.", field="userId")
         user.removal_on = team_calendar(team).removal_ends_on(today)
         await user.save(update_fields=["removal_on"])
-        await Seat.filter(active_seats(today), user_id=user.id, ends_on__isnull=True).update(
-            ends_on=user.removal_on
-        )
+        await _schedule_seat_removals(rt, team, user, today)
     return user
 
 
@@ -177,10 +185,49 @@ async def end_access_now(rt: Runtime, team: Team, user_id: int) -> User:
             raise Conflict("The team's last administrator cannot be locked out.", field="userId")
         if user.removal_on is None:
             user.removal_on = team_calendar(team).removal_ends_on(today)
-            await Seat.filter(active_seats(today), user_id=user.id, ends_on__isnull=True).update(
-                ends_on=user.removal_on
-            )
+            await _schedule_seat_removals(rt, team, user, today)
         user.access_ended_at = rt.clock.now()
         await user.save(update_fields=["removal_on", "access_ended_at"])
         await revoke_sessions(rt, user.id)
+        # Not a billing event: it tells live subscriptions to check their access again.
+        await record(rt.clock, team.id, USER_ACCESS_ENDED, {"user_id": user.id})
     return user
+
+
+async def _schedule_seat_removals(rt: Runtime, team: Team, user: User, today: date) -> None:
+    """End the user's open seats on `user.removal_on`, telling each (R-BILL-6)."""
+    seats = await Seat.filter(active_seats(today), user_id=user.id, ends_on__isnull=True).order_by(
+        "id"
+    )
+    for seat in seats:
+        seat.ends_on = user.removal_on
+        await seat.save(update_fields=["ends_on"])
+        await record_seat_event(rt, team, SEAT_REMOVAL_SCHEDULED, seat, user)
+
+
+async def end_due_seats(rt: Runtime) -> int:
+    """Tell `SEAT_REMOVED` for every seat whose scheduled removal has taken effect.
+
+    Due work: run from a job (and by whatever moves the test clock). Each seat is told once
+    (`ended_at` marks it), in the same transaction. Returns how many seats ended.
+    """
+    now = rt.clock.now()
+    # Time zones differ per team, so pick candidates by the earliest possible local date.
+    candidates = await Seat.filter(
+        ends_on__isnull=False, ended_at__isnull=True, ends_on__lte=now.date() + timedelta(days=1)
+    ).values_list("id", flat=True)
+    ended = 0
+    for seat_id in candidates:
+        async with in_transaction():
+            seat = await Seat.filter(id=seat_id, ended_at__isnull=True).select_for_update().first()
+            if seat is None or seat.ends_on is None:
+                continue
+            team = await Team.get(id=seat.team_id)
+            if seat.ends_on > team_today(rt, team):
+                continue
+            seat.ended_at = now
+            await seat.save(update_fields=["ended_at"])
+            user = await User.get(id=seat.user_id)
+            await record_seat_event(rt, team, SEAT_REMOVED, seat, user)
+            ended += 1
+    return ended

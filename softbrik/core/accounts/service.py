@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from softbrik.core.accounts import passwords
 from softbrik.core.accounts.models import Invitation, LoginAttempt, Role, Seat, Session, Team, User
+from softbrik.core.accounts.seat_events import SEAT_ADDED, record_seat_event
 from softbrik.core.calendar import BillingCalendar
 from softbrik.core.clock import local_date
 from softbrik.core.errors import BadUserInput, Conflict, NotFound, RateLimited, Unauthenticated
@@ -140,7 +141,10 @@ async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[
                 created_at=now,
             )
             for key in briks:
-                await Seat.create(team=team, user=user, brik=key, starts_on=today, created_at=now)
+                seat = await Seat.create(
+                    team=team, user=user, brik=key, starts_on=today, created_at=now
+                )
+                await record_seat_event(rt, team, SEAT_ADDED, seat, user, user.id)
             token = await open_session(rt, user, client_address)
     except IntegrityError as exc:
         raise Conflict(
@@ -305,9 +309,10 @@ async def accept_invitation(
             )
             for key in invitation.briks:
                 if key in rt.briks:
-                    await Seat.create(
+                    seat = await Seat.create(
                         team=team, user=user, brik=key, starts_on=today, created_at=now
                     )
+                    await record_seat_event(rt, team, SEAT_ADDED, seat, user, user.id)
             session_token = await open_session(rt, user, client_address)
     except IntegrityError as exc:
         raise Conflict("This person has a Softbrik account already.", field="email") from exc

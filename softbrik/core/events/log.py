@@ -1,12 +1,40 @@
-"""Recording domain events in the outbox (DESIGN.md, Events)."""
+"""Recording domain events in the outbox, and keeping the log to its retention (DESIGN.md, Events).
+
+`record` is the writer's API: call it inside the transaction of the change it reports, so that a
+rolled-back change leaves no event. Positions (ids) are handed out in commit order: on
+PostgreSQL every event-writing transaction takes one transaction-scoped advisory lock before its
+insert and holds it until commit, so an event can never commit after another with a higher id
+(a plain sequence would let a slow transaction commit id 9 after id 10 was read, and a reader
+resuming after 10 would skip 9). SQLite serialises writers anyway. Keep the work between
+`record` and commit short: it is serialised across every writer of events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
+
+from tortoise.transactions import in_transaction
 
 from softbrik.core.clock import Clock
 from softbrik.core.events.models import Event
+
+# pg_advisory_xact_lock key of the event log ("softbrik" in ASCII, fits a bigint).
+LOG_LOCK = 0x736F667462726B
+NOTIFY_CHANNEL = "softbrik_events"
+
+_recorded: list[Callable[[], None]] = []
+"""Callbacks told that an event was written (the local relay's wake-up; see `relay.py`)."""
+
+
+def on_record(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` (synchronously, no I/O) whenever this process records an event.
+
+    Returns a function that stops the calls.
+    """
+    _recorded.append(callback)
+    return lambda: _recorded.remove(callback) if callback in _recorded else None
 
 
 async def record(
@@ -16,11 +44,32 @@ async def record(
     payload: Mapping[str, Any],
     actor_id: int | None = None,
 ) -> Event:
-    """Write an event in the current transaction: a rolled-back change leaves no event."""
-    return await Event.create(
-        team_id=team_id,
-        type=type,
-        payload=dict(payload),
-        actor_id=actor_id,
-        occurred_at=clock.now(),
-    )
+    """Write an event in the current transaction: a rolled-back change leaves no event.
+
+    Payload keys are snake_case (`invoice_id`, `amount_cents`, `message`); values must be JSON.
+    Outside a transaction, the event is written in one of its own.
+    """
+    async with in_transaction() as conn:
+        postgres = conn.capabilities.dialect == "postgres"
+        if postgres:
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [LOG_LOCK])
+        event = await Event.create(
+            team_id=team_id,
+            type=type,
+            payload=dict(payload),
+            actor_id=actor_id,
+            occurred_at=clock.now(),
+        )
+        if postgres:
+            # Delivered to every listening process when (and only if) the transaction commits.
+            await conn.execute_query("SELECT pg_notify($1, $2)", [NOTIFY_CHANNEL, ""])
+    for callback in list(_recorded):
+        callback()
+    return event
+
+
+async def prune(clock: Clock, retention_days: int) -> int:
+    """Delete events older than the retention (default 90 days); returns how many."""
+    cutoff = clock.now() - timedelta(days=retention_days)
+    deleted: int = await Event.filter(occurred_at__lt=cutoff).delete()
+    return deleted

@@ -247,3 +247,35 @@ def seats_end_due() -> None:
     console.print("ending seats whose removal is due …")
     ended = run_with_runtime(lambda rt: run_once("end_due_seats", end_due_seats, rt))
     console.print(f"[green]{ended} seats ended[/green]")
+
+
+@main.group()
+def billing() -> None:
+    """Billing work: renewals, retries, reminders, closures (R-BILL, R-CLOSE)."""
+
+
+@billing.command("run")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def billing_run(quiet: bool) -> None:
+    """Do all billing work that is due now, once (safe from cron, even two runs at once)."""
+    from rich.progress import Progress
+
+    from softbrik.core.billing.job import RunReport, run_due
+
+    async def work(rt: Any) -> RunReport:
+        if quiet:
+            return await run_due(rt)
+        with Progress(console=console) as bar:
+            task = bar.add_task("billing", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await run_due(rt, progress=progress)
+
+    report: RunReport = run_with_runtime(work)
+    console.print(f"{report.teams} teams, {report.steps} steps, {len(report.failures)} failures")
+    for team_id, message in report.failures:
+        console.print(f"[red]team {team_id}:[/red] {message}")
+    if report.failures:
+        raise SystemExit(1)

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
 
+    # Billing (R-BILL, R-CLOSE): the seller on invoices (R-BILL-19).
+    seller_name: str = "Softbrik ApS"
+    seller_address: str = "Vesterbrogade 1\n1620 København V\nDanmark"
+    seller_cvr: str = "12345678"
+
     key_provider: Literal["local", "kms"] = "local"
     kms_key_id: str | None = None
     aws_endpoint_url: str | None = None

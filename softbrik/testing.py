@@ -396,6 +396,11 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     await empty_tables(softbrik_db)
     rt = softbrik_app.state.rt
     rt.clock._now = START
+    # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
+    from softbrik.core.payments import LocalGateway
+
+    if isinstance(rt.gateway, LocalGateway):
+        rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
     yield
 

@@ -18,12 +18,13 @@ from strawberry.utils.str_converters import to_camel_case
 
 from softbrik.briks import Brik, BrikLoadError, BrikRegistry
 from softbrik.schema.accounts import AccountsMutation, AccountsQuery
+from softbrik.schema.billing import BillingMutation
 from softbrik.schema.context import BrikOwners
 from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.node import NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
-CORE_MUTATIONS: list[type] = [AccountsMutation]
+CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
 CORE_SUBSCRIPTIONS: list[type] = []
 
 

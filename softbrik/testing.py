@@ -10,6 +10,8 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `outbox`: the e-mails the app sent.
 - `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
+- `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
+  `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -502,3 +504,14 @@ def aws() -> Iterator[Aws]:
             yield Aws(endpoint, key_id)
         finally:
             server.stop()
+
+
+def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:
+    """A fresh blob store: `local` (a directory) or `s3` (a new bucket on the `aws` moto server)."""
+    from softbrik.core.blobs import LocalBlobStore, S3BlobStore
+
+    if kind == "local":
+        return LocalBlobStore(directory)
+    if aws is None:
+        raise ValueError("an S3 blob store needs the aws fixture")
+    return S3BlobStore(aws.new_bucket(), aws.endpoint_url, REGION)

@@ -8,7 +8,10 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `team_factory`: signs up teams and invites members through GraphQL alone.
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
+- `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
+- `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
+  `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -398,6 +401,8 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway
 
+    if rt.vault is not None:  # a key cached for a team id of an earlier test
+        rt.vault.forget_cached_keys()
     if isinstance(rt.gateway, LocalGateway):
         rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
@@ -430,6 +435,12 @@ def team_factory(gql: GraphQLClient, softbrik_app: Any) -> TeamFactory:
 @pytest.fixture
 def clock(softbrik_app: Any) -> Any:
     return softbrik_app.state.rt.clock
+
+
+@pytest.fixture
+def platform(softbrik_app: Any, softbrik_reset: None) -> Any:
+    """The `Platform` the app gives its Briks (clock, events, keys), on a reset database."""
+    return softbrik_app.state.rt.extras["platform"]
 
 
 @pytest.fixture
@@ -495,3 +506,14 @@ def aws() -> Iterator[Aws]:
             yield Aws(endpoint, key_id)
         finally:
             server.stop()
+
+
+def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:
+    """A fresh blob store: `local` (a directory) or `s3` (a new bucket on the `aws` moto server)."""
+    from softbrik.core.blobs import LocalBlobStore, S3BlobStore
+
+    if kind == "local":
+        return LocalBlobStore(directory)
+    if aws is None:
+        raise ValueError("an S3 blob store needs the aws fixture")
+    return S3BlobStore(aws.new_bucket(), aws.endpoint_url, REGION)

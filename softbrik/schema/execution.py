@@ -42,7 +42,8 @@ def plain_leaf(field: GraphQLField) -> Plain | None:
         if is_leaf_type(gtype):
             definition = (field.extensions or {}).get("strawberry-definition")
             uses_getattr = getattr(definition, "default_resolver", None) is getattr
-            found = (gtype, non_null, definition.python_name if uses_getattr else None)
+            attribute = definition.python_name if definition is not None and uses_getattr else None
+            found = (gtype, non_null, attribute)
     field.__dict__["_softbrik_plain"] = found
     return found
 

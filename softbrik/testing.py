@@ -8,6 +8,9 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `team_factory`: signs up teams and invites members through GraphQL alone.
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
+- `isolation_world`: a victim and an attacker team, for the tenant isolation matrix. Register the
+  cases of your ID-taking fields with the `pytest_softbrik_isolation_cases` hook (see
+  `softbrik.isolation`); the `gql` client refuses any response showing another team's canary.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
@@ -34,7 +37,28 @@ import httpx
 import pytest
 from tortoise import Tortoise
 
+from softbrik.isolation import (
+    CanaryWatch,
+    IsolationCase,
+    IsolationSpec,
+    IsolationWorld,
+    core_cases,
+    dumps,
+)
 from softbrik.settings import Settings
+
+__all__ = [
+    "START",
+    "GraphQLClient",
+    "GraphQLError",
+    "IsolationCase",
+    "IsolationWorld",
+    "Member",
+    "TeamFactory",
+    "TeamHandle",
+    "require_service",
+    "settings_for_tests",
+]
 
 START = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
 """Where every test's clock starts: 10:00 on Monday 12 January 2026 in Copenhagen."""
@@ -150,9 +174,10 @@ class GraphQLClient:
 
     http: httpx.AsyncClient
     token: str | None = None
+    watch: CanaryWatch | None = None
 
     def as_user(self, token: str | None) -> GraphQLClient:
-        return GraphQLClient(self.http, token)
+        return GraphQLClient(self.http, token, self.watch)
 
     async def execute(
         self,
@@ -169,6 +194,9 @@ class GraphQLClient:
             "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
         )
         body: dict[str, Any] = response.json()
+        if self.watch is not None:
+            self.watch.learn(variables, body)
+            self.watch.check(token, dumps(body))
         return body
 
     async def ok(
@@ -215,6 +243,8 @@ class TeamHandle:
     admin: Member
     name: str
     members: list[Member] = field(default_factory=list)
+    canary: str = ""
+    """A string unique to this team; it must never show in another team's responses."""
 
 
 def read_outbox(directory: Path) -> list[EmailMessage]:
@@ -248,7 +278,7 @@ class TeamFactory:
         payment_method: str = "pm_card_visa",
         **extra: Any,
     ) -> TeamHandle:
-        tag = secrets.token_hex(4)
+        tag = f"canary{secrets.token_hex(5)}"
         team_name = name or f"Team {tag}"
         email = email or f"admin-{tag}@example.com"
         data = await self.gql.ok(
@@ -266,7 +296,11 @@ class TeamFactory:
             },
         )
         payload = data["signUp"]
-        return TeamHandle(Member(payload["token"], payload["user"]["id"], email), team_name)
+        if self.gql.watch is not None:
+            self.gql.watch.add_team(tag)
+            self.gql.watch.add_member(tag, email, payload["token"])
+        admin = Member(payload["token"], payload["user"]["id"], email)
+        return TeamHandle(admin, team_name, canary=tag)
 
     async def invite(
         self,
@@ -294,6 +328,8 @@ class TeamFactory:
             data["acceptInvitation"]["token"], data["acceptInvitation"]["user"]["id"], email
         )
         team.members.append(member)
+        if self.gql.watch is not None and team.canary:
+            self.gql.watch.add_member(team.canary, email, member.token)
         return member
 
 
@@ -412,8 +448,14 @@ async def http(softbrik_app: Any, softbrik_reset: None) -> AsyncIterator[httpx.A
 
 
 @pytest.fixture
-def gql(http: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(http)
+def canary_watch() -> CanaryWatch:
+    """The teams' canaries of this test; `gql` checks every response against them (R-ACC-4)."""
+    return CanaryWatch()
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient, canary_watch: CanaryWatch) -> GraphQLClient:
+    return GraphQLClient(http, watch=canary_watch)
 
 
 @pytest.fixture
@@ -495,3 +537,27 @@ def aws() -> Iterator[Aws]:
             yield Aws(endpoint, key_id)
         finally:
             server.stop()
+
+
+# --- tenant isolation (R-ACC-4) ---------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: Any) -> None:
+    pluginmanager.add_hookspecs(IsolationSpec)
+
+
+def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase]:
+    """The core's own ID-taking fields."""
+    return core_cases()
+
+
+@pytest.fixture
+async def isolation_world(
+    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any
+) -> IsolationWorld:
+    """A victim team (admin and one member, every Brik) and an attacker team (every Brik)."""
+    briks = [brik.key for brik in softbrik_app.state.rt.briks]
+    victim = await team_factory.sign_up(briks)
+    member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
+    attacker = await team_factory.sign_up(briks)
+    return IsolationWorld(gql, team_factory, victim, member, attacker, briks)

@@ -42,9 +42,11 @@ client checks every response to a signed-in request: no other team's canary may 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,8 +72,35 @@ class IsolationWorld:
     async def as_victim(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         return await self.gql.ok(query, variables, token=self.victim.admin.token)
 
-    async def as_attacker(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+    async def as_attacker(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        files: Mapping[str, bytes] | None = None,
+    ) -> Any:
+        if files:
+            return await self.multipart(query, variables or {}, files, self.attacker.admin.token)
         return await self.gql.execute(query, variables, token=self.attacker.admin.token)
+
+    async def multipart(
+        self, query: str, variables: dict[str, Any], files: Mapping[str, bytes], token: str
+    ) -> Any:
+        """A GraphQL multipart request: each `files` key is a variable of type Upload."""
+        operations = {"query": query, "variables": {**variables, **dict.fromkeys(files)}}
+        mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
+        response = await self.gql.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            files={
+                str(i): (f"{name}.bin", data, "application/octet-stream")
+                for i, (name, data) in enumerate(files.items())
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        if self.gql.watch is not None:
+            self.gql.watch.check(token, dumps(body))
+        return body
 
 
 MakeId = Callable[[IsolationWorld], Awaitable[str]]
@@ -85,13 +114,20 @@ class IsolationCase:
     field: str
     document: str
     make_id: MakeId
-    variables: Mapping[str, Any] | Callable[[IsolationWorld], Mapping[str, Any]] = field(
+    variables: Mapping[str, Any] | Callable[[IsolationWorld], Any] = dataclasses.field(
         default_factory=dict
     )
     check: str | None = None
+    files: Mapping[str, bytes] | None = None
+    """Upload variables: the case is sent as a multipart request."""
 
-    def variables_for(self, world: IsolationWorld, id: str) -> dict[str, Any]:
-        extra = self.variables(world) if callable(self.variables) else self.variables
+    async def variables_for(self, world: IsolationWorld, id: str) -> dict[str, Any]:
+        """`$id` and the other variables (`variables` may be a function of the world, which
+        may be async, e.g. to create the attacker's own object that the call needs)."""
+        given: Any = self.variables
+        extra = given(world) if callable(given) else given
+        if inspect.isawaitable(extra):
+            extra = await extra
         return {**extra, "id": id}
 
     def __str__(self) -> str:
@@ -173,9 +209,9 @@ class CanaryLeak(AssertionError):
 class CanaryWatch:
     """Knows each test team's canary and tokens; refuses a response that shows another's."""
 
-    canaries: dict[str, str] = field(default_factory=dict)  # team canary -> team canary
-    tokens: dict[str, str] = field(default_factory=dict)  # session token -> team canary
-    emails: dict[str, str] = field(default_factory=dict)  # member e-mail -> team canary
+    canaries: dict[str, str] = dataclasses.field(default_factory=dict)  # team canary -> team canary
+    tokens: dict[str, str] = dataclasses.field(default_factory=dict)  # session token -> team canary
+    emails: dict[str, str] = dataclasses.field(default_factory=dict)  # member e-mail -> team canary
     checked: int = 0
 
     def add_team(self, canary: str) -> None:

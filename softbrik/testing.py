@@ -12,6 +12,8 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
   cases of your ID-taking fields with the `pytest_softbrik_isolation_cases` hook (see
   `softbrik.isolation`); the `gql` client refuses any response showing another team's canary.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
+- `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
+  `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -561,3 +563,14 @@ async def isolation_world(
     member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
     attacker = await team_factory.sign_up(briks)
     return IsolationWorld(gql, team_factory, victim, member, attacker, briks)
+
+
+def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:
+    """A fresh blob store: `local` (a directory) or `s3` (a new bucket on the `aws` moto server)."""
+    from softbrik.core.blobs import LocalBlobStore, S3BlobStore
+
+    if kind == "local":
+        return LocalBlobStore(directory)
+    if aws is None:
+        raise ValueError("an S3 blob store needs the aws fixture")
+    return S3BlobStore(aws.new_bucket(), aws.endpoint_url, REGION)

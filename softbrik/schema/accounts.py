@@ -12,6 +12,7 @@ from strawberry.types import Info
 from softbrik.core.accounts import models as m
 from softbrik.core.accounts import seats as seat_service
 from softbrik.core.accounts import service as accounts
+from softbrik.core.accounts.members import team_members
 from softbrik.core.accounts.models import Seat as SeatRow
 from softbrik.core.accounts.models import User as UserRow
 from softbrik.core.billing import service as billing
@@ -110,11 +111,7 @@ class Team(Node):
     @strawberry.field
     async def members(self, info: Info[Context, Any]) -> list[Member]:
         """Everyone on the team with their seats: two queries, whatever the team's size."""
-        users = await UserRow.filter(team_id=self.row.id).order_by("id")
-        seats: dict[int, list[SeatRow]] = {}
-        for seat in await SeatRow.filter(team_id=self.row.id).order_by("id"):
-            seats.setdefault(seat.user_id, []).append(seat)
-        return [Member.of(user, seats.get(user.id, [])) for user in users]
+        return [Member.of(user, seats) for user, seats in await team_members(self.row.id)]
 
     @strawberry.field
     def payment_method(self, info: Info[Context, Any]) -> PaymentMethod | None:

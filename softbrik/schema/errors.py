@@ -30,8 +30,8 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if isinstance(original, DomainError):
         message = original.message
         extensions = {"code": original.code, **original.extensions}
-    elif original is None:
-        # Parsing and validation errors: the request itself is wrong.
+    elif original is None or isinstance(original, GraphQLError):
+        # Parsing, validation and variable errors: the request itself is wrong.
         message = error.message
         extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
         if extensions["code"] not in CODES:

@@ -71,9 +71,11 @@ async def test_another_teams_id_answers_like_a_missing_one(
     checked = await world.as_victim(case.check) if case.check else None
 
     absent = await world.as_attacker(
-        case.document, case.variables_for(world, missing_id(victim_id))
+        case.document, await case.variables_for(world, missing_id(victim_id)), case.files
     )
-    stolen = await world.as_attacker(case.document, case.variables_for(world, victim_id))
+    stolen = await world.as_attacker(
+        case.document, await case.variables_for(world, victim_id), case.files
+    )
 
     codes = [e.get("extensions", {}).get("code") for e in absent.get("errors") or []]
     assert codes == ["NOT_FOUND"], f"a missing id should answer NOT_FOUND: {absent}"

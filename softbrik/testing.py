@@ -433,6 +433,8 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     await empty_tables(softbrik_db)
     rt = softbrik_app.state.rt
     rt.clock._now = START
+    # Team ids start again at 1: a key cached for the last test's team 1 is not this one's.
+    rt.vault.forget_cached_keys()
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
+from softbrik.plugin import DomainEvent
 
 
 class CorePlatform:
@@ -25,6 +26,15 @@ class CorePlatform:
         actor_id: int | None = None,
     ) -> None:
         await record(self.rt.clock, team_id, type, payload, actor_id)
+
+    def events(
+        self,
+        team_id: int,
+        types: Collection[str] | None = None,
+        after: int | None = None,
+    ) -> AsyncIterator[DomainEvent]:
+        stream: AsyncIterator[DomainEvent] = self.rt.events.stream(team_id, types, after)
+        return stream
 
     async def seal(self, team_id: int, plaintext: bytes, purpose: str) -> bytes:
         sealed: bytes = await self.rt.vault.seal(team_id, plaintext, purpose)

@@ -8,7 +8,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,6 +83,7 @@ async def run_brik_hooks(briks: BrikRegistry, hook: str, **kwargs: Any) -> None:
 def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
     """The server's periodic work, as lifespan tasks (the CLI runs the same functions)."""
     from softbrik.core.accounts.seats import end_due_seats
+    from softbrik.core.billing.job import billing_job
     from softbrik.core.events.jobs import prune_events
     from softbrik.core.jobs import run_every
 
@@ -90,6 +91,7 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
     return [
         asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
         asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
+        asyncio.create_task(run_every("billing", billing_job, rt, every)),
     ]
 
 
@@ -128,7 +130,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
         # Subscription results skip the ErrorCodes extension: code their errors here.
-        async def coded_results() -> AsyncIterator[Any]:
+        async def coded_results() -> AsyncGenerator[Any, None]:
             async for result in result_source:
                 if isinstance(result, ExecutionResult) and result.errors:
                     request_id = getattr(self.context, "request_id", None)
@@ -251,8 +253,30 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    async def invoice_pdf(request: Request) -> Response:
+        """An invoice's PDF, for a signed-in member of its team (Bearer token)."""
+        from softbrik.core.accounts.service import authenticate
+        from softbrik.core.billing.service import invoice_pdf_bytes, team_invoice
+        from softbrik.core.errors import NotFound
+        from softbrik.schema.ids import decode_id
+
+        session = await authenticate(rt, bearer(request.headers.get("authorization")) or "")
+        if session is None:
+            return JSONResponse({"error": "Sign in first."}, status_code=401)
+        try:
+            pk = decode_id(request.path_params["invoice_id"], "Invoice")
+            invoice = await team_invoice(session.user.team, pk)
+        except NotFound:
+            return JSONResponse({"error": "No such invoice."}, status_code=404)
+        return Response(
+            await invoice_pdf_bytes(rt, invoice),
+            media_type="application/pdf",
+            headers={"content-disposition": f'inline; filename="{invoice.number}.pdf"'},
+        )
+
     routes: list[Any] = [
         Route("/healthz", healthz),
+        Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),

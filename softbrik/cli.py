@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
@@ -36,7 +38,65 @@ def all_apps(s: Settings) -> list[Any]:
     return [*CORE_APPS, *registry(s).db_apps()]
 
 
-@click.group()
+@functools.cache
+def loaded() -> tuple[Settings, Any]:
+    """The settings and the Briks, once per process (Brik commands need both)."""
+    s = settings()
+    return s, registry(s)
+
+
+def run_with_platform(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Run a Brik's async command with a ready platform (see `softbrik.plugin.platform_command`)."""
+    from softbrik.app import make_runtime
+    from softbrik.core import db
+
+    s, briks = loaded()
+    apps = [*db.CORE_APPS, *briks.db_apps()]
+
+    async def run() -> Any:
+        if s.is_sqlite:
+            s.data_dir.mkdir(parents=True, exist_ok=True)
+            await db.migrate(s.db_url, apps)
+        await db.init_db(s.db_url, apps)
+        try:
+            rt = make_runtime(s, briks)
+            return await fn(rt.extras["platform"], *args, **kwargs)
+        finally:
+            await db.close_db()
+
+    return asyncio.run(run())
+
+
+class SoftbrikGroup(click.Group):
+    """The core's commands, and `softbrik <key> …` for each Brik that adds commands."""
+
+    def _brik_groups(self) -> dict[str, click.Group]:
+        cached: dict[str, click.Group] | None = getattr(self, "_briks_cache", None)
+        if cached is not None:
+            return cached
+        groups: dict[str, click.Group] = {}
+        _, briks = loaded()
+        for brik in briks:
+            if "softbrik_cli" not in brik.hooks:
+                continue
+            group = click.Group(brik.key, help=f"{brik.manifest.name}: {brik.manifest.description}")
+            briks.call_one(brik, "softbrik_cli", group=group)
+            if group.commands and brik.key not in self.commands:
+                groups[brik.key] = group
+        self._briks_cache = groups
+        return groups
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._brik_groups()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            return found
+        return self._brik_groups().get(cmd_name)
+
+
+@click.group(cls=SoftbrikGroup)
 def main() -> None:
     """Softbrik: business apps (Briks) for small and medium companies."""
     s = settings()
@@ -187,3 +247,35 @@ def seats_end_due() -> None:
     console.print("ending seats whose removal is due …")
     ended = run_with_runtime(lambda rt: run_once("end_due_seats", end_due_seats, rt))
     console.print(f"[green]{ended} seats ended[/green]")
+
+
+@main.group()
+def billing() -> None:
+    """Billing work: renewals, retries, reminders, closures (R-BILL, R-CLOSE)."""
+
+
+@billing.command("run")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def billing_run(quiet: bool) -> None:
+    """Do all billing work that is due now, once (safe from cron, even two runs at once)."""
+    from rich.progress import Progress
+
+    from softbrik.core.billing.job import RunReport, run_due
+
+    async def work(rt: Any) -> RunReport:
+        if quiet:
+            return await run_due(rt)
+        with Progress(console=console) as bar:
+            task = bar.add_task("billing", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await run_due(rt, progress=progress)
+
+    report: RunReport = run_with_runtime(work)
+    console.print(f"{report.teams} teams, {report.steps} steps, {len(report.failures)} failures")
+    for team_id, message in report.failures:
+        console.print(f"[red]team {team_id}:[/red] {message}")
+    if report.failures:
+        raise SystemExit(1)

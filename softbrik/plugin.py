@@ -7,10 +7,11 @@ walk-through of writing a Brik.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pluggy
@@ -27,6 +28,7 @@ from softbrik.core.errors import (
 
 __all__ = [
     "BadUserInput",
+    "BrikBlobs",
     "BrikContext",
     "BrikManifest",
     "BrikSchema",
@@ -41,6 +43,7 @@ __all__ = [
     "Unauthenticated",
     "brik_context",
     "hookimpl",
+    "platform_command",
 ]
 
 hookimpl = pluggy.HookimplMarker("softbrik")
@@ -104,6 +107,47 @@ class Insight:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
+class BrikBlobs(Protocol):
+    """A Brik's blob storage: bytes under keys, per team, always sealed under the team's key.
+
+    Keys are the Brik's own ("versions/42", "uploads/abc/3"): letters, digits, `-_.` and `/`,
+    no `..`. The store (a local directory or S3) only ever holds ciphertext (R-SEC-1, R-SEC-2),
+    under `team/<team id>/<brik>/<key>`, so a team's blobs go with its closure (R-CLOSE-3).
+    Writes are atomic: a reader sees the whole blob or none; a failing `chunks` stores nothing
+    and keeps the previous blob. Memory stays flat whatever the size.
+    """
+
+    async def write(self, team_id: int, key: str, chunks: AsyncIterator[bytes]) -> int:
+        """Seal and store the concatenated chunks under `key`; return the plaintext size."""
+        ...
+
+    def read(
+        self, team_id: int, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream plaintext bytes [start, end) (to the end when `end` is None).
+
+        Raises `LookupError` on first iteration if there is no blob; a ranged read decrypts only
+        the segments that cover the range.
+        """
+        ...
+
+    async def size(self, team_id: int, key: str) -> int | None:
+        """The plaintext size of the blob, or None if there is none."""
+        ...
+
+    async def delete(self, team_id: int, key: str) -> None:
+        """Delete the blob; no error if there is none."""
+        ...
+
+    async def keys(self, team_id: int, prefix: str = "") -> list[str]:
+        """The team's keys of this Brik that start with `prefix`, sorted."""
+        ...
+
+    async def delete_team(self, team_id: int) -> int:
+        """Delete every blob of this Brik for the team; return how many."""
+        ...
+
+
 class Platform(Protocol):
     """The platform services a Brik uses, outside and inside requests."""
 
@@ -149,6 +193,45 @@ class Platform(Protocol):
         """Decrypt what `seal` returned for the same team and purpose."""
         ...
 
+    def blobs(self, brik: str) -> BrikBlobs:
+        """The Brik's blob storage (sealed per team; see `BrikBlobs`)."""
+        ...
+
+    def sign(self, purpose: str, claims: Mapping[str, Any], ttl: timedelta) -> str:
+        """A URL-safe token carrying `claims` (JSON values) for `purpose`, valid for `ttl`.
+
+        For short-lived links (downloads, shares): the claims are readable by whoever holds the
+        token, so put ids in them, never secrets.
+        """
+        ...
+
+    def verify(self, purpose: str, token: str) -> dict[str, Any]:
+        """The claims of a token `sign` made for `purpose`; `Forbidden` if it is forged, made
+        for another purpose, or expired (by the platform's clock)."""
+        ...
+
+    async def hash_secret(self, secret: str) -> str:
+        """A salted, slow hash (argon2id) of a secret such as a share-link password."""
+        ...
+
+    async def check_secret(self, hashed: str, secret: str) -> bool:
+        """Whether `secret` matches what `hash_secret` returned."""
+        ...
+
+    async def has_seat(self, team_id: int, user_id: int, brik: str) -> bool:
+        """Whether the user is a member of the team with an active seat for `brik` today
+        (R-ACC-3); false for another team's user, a suspended team or ended access."""
+        ...
+
+    def encode_id(self, type_name: str, pk: int) -> str:
+        """The opaque global id (Relay) of a row, as every GraphQL `ID` is shown."""
+        ...
+
+    def decode_id(self, global_id: str, type_name: str, field: str = "id") -> int:
+        """The primary key in an id of `type_name`; `NotFound` (naming `field`) for a malformed
+        id or another type's, exactly like a missing row."""
+        ...
+
 
 @dataclass
 class BrikContext:
@@ -172,3 +255,27 @@ def brik_context(info: Any) -> BrikContext:
 
 
 MaybeAwaitable = Awaitable[None] | None
+
+
+def platform_command(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Make `async def command(platform, **options)` the callback of a Brik's click command.
+
+    Use it under click's decorators in a `softbrik_cli` hook::
+
+        @group.command()
+        @click.option("--fix", is_flag=True)
+        @platform_command
+        async def verify(platform: Platform, fix: bool) -> None: ...
+
+    When the command runs, the settings are read, the Briks loaded, the database initialised
+    (an embedded SQLite database is migrated first) and the runtime built; the command gets the
+    `Platform` first, and the database is closed afterwards. Its return value is returned.
+    """
+
+    @functools.wraps(fn)
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        from softbrik.cli import run_with_platform
+
+        return run_with_platform(fn, *args, **kwargs)
+
+    return callback

@@ -53,12 +53,21 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_webhook_secret: str | None = None
 
+    # Billing (R-BILL, R-CLOSE): the seller on invoices (R-BILL-19).
+    seller_name: str = "Softbrik ApS"
+    seller_address: str = "Vesterbrogade 1\n1620 København V\nDanmark"
+    seller_cvr: str = "12345678"
+
     key_provider: Literal["local", "kms"] = "local"
     kms_key_id: str | None = None
     aws_endpoint_url: str | None = None
     aws_region: str = "eu-west-1"
     blob_store: Literal["local", "s3"] = "local"
     s3_bucket: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="signs short-lived links; default: a random key in <data_dir>/signing.key",
+    )
 
     max_query_depth: int = 12
     max_aliases: int = 30

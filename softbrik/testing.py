@@ -10,6 +10,9 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `outbox`: the e-mails the app sent.
 - `subscriptions`: graphql-transport-ws connections to the app (`Subscriptions`), for
   subscriptions; `events_settled`: waits until every event is published and handled.
+- `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
+- `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
+  `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
 
 The database is SQLite in a temporary directory, or a fresh PostgreSQL database created on the
 server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
@@ -22,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -277,7 +281,7 @@ class Subscriptions:
         from httpx_ws import aconnect_ws
 
         async with contextlib.AsyncExitStack() as stack:
-            session = await stack.enter_async_context(
+            session: Any = await stack.enter_async_context(
                 aconnect_ws(
                     url,
                     client,
@@ -584,6 +588,11 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     await rt.events.stop()
     await empty_tables(softbrik_db)
     rt.clock._now = START
+    # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
+    from softbrik.core.payments import LocalGateway
+
+    if isinstance(rt.gateway, LocalGateway):
+        rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
     await rt.events.start()
     try:
@@ -657,3 +666,74 @@ def clock(softbrik_app: Any) -> Any:
 @pytest.fixture
 def count_queries() -> Any:
     return count_sql
+
+
+# --- AWS (moto in server mode) -----------------------------------------------------------------
+
+REGION = "eu-west-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Aws:
+    endpoint_url: str
+    kms_key_id: str
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        make_client: Any = boto3.client
+        return make_client(service, endpoint_url=self.endpoint_url, region_name=REGION)
+
+    def new_bucket(self) -> str:
+        name = f"softbrik-test-{uuid.uuid4().hex[:12]}"
+        self.client("s3").create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        return name
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[Aws]:
+    """moto in server mode on a free local port, with dummy credentials and one KMS key."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+        }.items():
+            mp.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+            mp.delenv(name, raising=False)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        port = _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            endpoint = f"http://127.0.0.1:{port}"
+            kms = boto3.client("kms", endpoint_url=endpoint, region_name=REGION)
+            key_id = kms.create_key(Description="softbrik test master key")["KeyMetadata"]["KeyId"]
+            yield Aws(endpoint, key_id)
+        finally:
+            server.stop()
+
+
+def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:
+    """A fresh blob store: `local` (a directory) or `s3` (a new bucket on the `aws` moto server)."""
+    from softbrik.core.blobs import LocalBlobStore, S3BlobStore
+
+    if kind == "local":
+        return LocalBlobStore(directory)
+    if aws is None:
+        raise ValueError("an S3 blob store needs the aws fixture")
+    return S3BlobStore(aws.new_bucket(), aws.endpoint_url, REGION)

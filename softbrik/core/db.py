@@ -30,6 +30,7 @@ CORE_APPS: tuple[DbApp, ...] = (
     DbApp("accounts", "softbrik.core.accounts.models", "softbrik.core.accounts.migrations"),
     DbApp("crypto", "softbrik.core.crypto.models", "softbrik.core.crypto.migrations"),
     DbApp("events", "softbrik.core.events.models", "softbrik.core.events.migrations"),
+    DbApp("billing", "softbrik.core.billing.models", "softbrik.core.billing.migrations"),
 )
 
 

@@ -12,9 +12,20 @@ from strawberry.types import Info
 from softbrik.core.accounts import models as m
 from softbrik.core.accounts import seats as seat_service
 from softbrik.core.accounts import service as accounts
+from softbrik.core.accounts.members import team_members
 from softbrik.core.accounts.models import Seat as SeatRow
 from softbrik.core.accounts.models import User as UserRow
+from softbrik.core.billing import service as billing
 from softbrik.core.errors import NotFound
+from softbrik.schema.billing import (
+    AccountClosure,
+    BillingAccount,
+    Invoice,
+    PaymentMethod,
+    closure_of,
+    invoices_of,
+    upcoming_of,
+)
 from softbrik.schema.context import Context
 from softbrik.schema.ids import decode_id, encode_id
 from softbrik.schema.node import Node, node_loader
@@ -89,14 +100,6 @@ class Member:
 
 
 @strawberry.type
-class PaymentMethod:
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@strawberry.type
 class Team(Node):
     name: str
     country: str
@@ -108,23 +111,33 @@ class Team(Node):
     @strawberry.field
     async def members(self, info: Info[Context, Any]) -> list[Member]:
         """Everyone on the team with their seats: two queries, whatever the team's size."""
-        users = await UserRow.filter(team_id=self.row.id).order_by("id")
-        seats: dict[int, list[SeatRow]] = {}
-        for seat in await SeatRow.filter(team_id=self.row.id).order_by("id"):
-            seats.setdefault(seat.user_id, []).append(seat)
-        return [Member.of(user, seats.get(user.id, [])) for user in users]
+        return [Member.of(user, seats) for user, seats in await team_members(self.row.id)]
 
     @strawberry.field
     def payment_method(self, info: Info[Context, Any]) -> PaymentMethod | None:
-        row = self.row
-        if not row.card_brand:
-            return None
-        return PaymentMethod(
-            brand=row.card_brand.upper(),
-            last4=row.card_last4 or "",
-            exp_month=row.card_exp_month or 0,
-            exp_year=row.card_exp_year or 0,
-        )
+        return PaymentMethod.of(self.row)
+
+    @strawberry.field
+    def billing(self, info: Info[Context, Any]) -> BillingAccount:
+        return BillingAccount.of(self.row, billing.today_of(info.context.rt, self.row))
+
+    @strawberry.field
+    async def invoices(
+        self, info: Info[Context, Any], first: int = 20, after: strawberry.ID | None = None
+    ) -> list[Invoice]:
+        """Finalized invoices and credit notes, newest first (R-BILL-9, -18)."""
+        ctx = info.context
+        return await invoices_of(self.row, first, after, ctx.rt.settings.max_page_size)
+
+    @strawberry.field
+    async def upcoming_invoice(self, info: Info[Context, Any]) -> Invoice | None:
+        """The next renewal invoice as it would be composed now (R-BILL-7, -15)."""
+        found = await billing.upcoming_invoice(info.context.rt, self.row)
+        return upcoming_of(self.row, found) if found else None
+
+    @strawberry.field
+    async def closure(self, info: Info[Context, Any]) -> AccountClosure | None:
+        return await closure_of(self.row)
 
     @classmethod
     def of(cls, row: m.Team) -> Team:

@@ -19,13 +19,15 @@ from strawberry.utils.str_converters import to_camel_case
 from softbrik.briks import Brik, BrikLoadError, BrikRegistry
 from softbrik.core.events.bus import access_check
 from softbrik.schema.accounts import AccountsMutation, AccountsQuery
+from softbrik.schema.billing import BillingMutation
 from softbrik.schema.context import BrikOwners
+from softbrik.schema.documents import DocumentCache
 from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.node import NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
-CORE_MUTATIONS: list[type] = [AccountsMutation]
+CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
 CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription]
 
 
@@ -171,8 +173,12 @@ def _reachable(start: Any) -> Iterable[str]:
 
 
 def build_schema(
-    briks: BrikRegistry, extensions: Sequence[type[SchemaExtension]] = ()
+    briks: BrikRegistry,
+    extensions: Sequence[type[SchemaExtension]] = (),
+    documents: DocumentCache | None = None,
 ) -> strawberry.Schema:
+    """The schema of the core and `briks`; `documents` caches parsed and validated queries."""
+    documents = documents if documents is not None else DocumentCache()
     queries, mutations, subscriptions, owners = compose(briks)
     extra_types = [t for brik in briks if brik.schema for t in brik.schema.types]
     schema = strawberry.Schema(
@@ -180,8 +186,10 @@ def build_schema(
         mutation=_merged("Mutation", mutations),
         subscription=_merged("Subscription", subscriptions),
         types=extra_types,
-        extensions=[ErrorCodes, *extensions],
+        # The document cache last: its hooks must see every rule the others add.
+        extensions=[ErrorCodes, *extensions, documents.extension()],
     )
     _own_types(schema._schema, briks, owners)
     schema._softbrik_owners = owners  # type: ignore[attr-defined]
+    schema._softbrik_documents = documents  # type: ignore[attr-defined]
     return schema

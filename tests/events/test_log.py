@@ -67,7 +67,9 @@ async def test_seat_changes_are_told(gql, rt, team_factory, clock):
     team_id = await team_id_of(team)
     await gql.ok(UNASSIGN, {"u": member.id, "b": "notes"}, token=team.admin.token)
     events = await events_of(team_id)
-    assert [e.type for e in events] == ["SEAT_ADDED", "SEAT_ADDED", "SEAT_REMOVAL_SCHEDULED"]
+    # Billing tells its own events in between (INVOICE_FINALIZED, PAYMENT_SUCCEEDED).
+    seat_events = [e.type for e in events if e.type.startswith("SEAT_")]
+    assert seat_events == ["SEAT_ADDED", "SEAT_ADDED", "SEAT_REMOVAL_SCHEDULED"]
     assert [e.id for e in events] == sorted(e.id for e in events)
     scheduled = events[-1].payload
     assert scheduled["brik"] == "notes"
@@ -88,7 +90,8 @@ async def test_removing_a_person_schedules_each_of_their_seats(gql, rt, team_fac
     member = await team_factory.invite(team, ["notes"])
     await gql.ok(REMOVE, {"u": member.id}, token=team.admin.token)
     events = await events_of(await team_id_of(team))
-    assert [e.type for e in events] == ["SEAT_ADDED", "SEAT_REMOVAL_SCHEDULED"]
+    seat_events = [e.type for e in events if e.type.startswith("SEAT_")]
+    assert seat_events == ["SEAT_ADDED", "SEAT_REMOVAL_SCHEDULED"]
 
 
 async def test_events_are_kept_for_the_retention_then_pruned(gql, rt, team_factory, clock):

@@ -78,12 +78,14 @@ async def assign_brik(
 ) -> Seat:
     """Give a member a Brik from today (R-ACC-2). Undoes a pending removal at no cost (R-BILL-14).
 
-    `on_added` runs inside the transaction for a new seat (billing charges it there, R-BILL-5).
+    Billing charges a new seat in the transaction (R-BILL-5); `on_added` runs after, in it too.
     """
     brik = check_brik(rt, brik)
     today = team_today(rt, team)
     async with in_transaction():
         user = await team_member(team, user_id)
+        # One assignment per member at a time: a second one waits, then finds the seat.
+        await User.filter(id=user.id).select_for_update().first()
         check_still_member(user, today)
         if user.removal_on is not None:
             raise Conflict("This person's removal is pending; restore them first.", field="userId")
@@ -103,6 +105,10 @@ async def assign_brik(
             team=team, user=user, brik=brik, starts_on=today, created_at=rt.clock.now()
         )
         seat.user = user
+        # R-BILL-5, -13, -15: charged at once, prorated; a decline rolls the seat back.
+        from softbrik.core.billing.service import charge_added_seats
+
+        await charge_added_seats(rt, team, user, [seat])
         if on_added is not None:
             await on_added(rt, team, seat)
         await record_seat_event(rt, team, SEAT_ADDED, seat, user)

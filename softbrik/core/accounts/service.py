@@ -140,11 +140,17 @@ async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[
                 role=Role.ADMIN,
                 created_at=now,
             )
+            seats = []
             for key in briks:
                 seat = await Seat.create(
                     team=team, user=user, brik=key, starts_on=today, created_at=now
                 )
                 await record_seat_event(rt, team, SEAT_ADDED, seat, user, user.id)
+                seats.append(seat)
+            # R-BILL-1: the first month is paid at sign-up; a decline rolls all of it back.
+            from softbrik.core.billing.service import open_account
+
+            await open_account(rt, team, user, seats)
             token = await open_session(rt, user, client_address)
     except IntegrityError as exc:
         raise Conflict(
@@ -317,12 +323,18 @@ async def accept_invitation(
                 role=Role.MEMBER,
                 created_at=now,
             )
+            seats = []
             for key in invitation.briks:
                 if key in rt.briks:
                     seat = await Seat.create(
                         team=team, user=user, brik=key, starts_on=today, created_at=now
                     )
                     await record_seat_event(rt, team, SEAT_ADDED, seat, user, user.id)
+                    seats.append(seat)
+            # R-BILL-5: the new member's seats are charged at once, prorated.
+            from softbrik.core.billing.service import charge_added_seats
+
+            await charge_added_seats(rt, team, user, seats)
             session_token = await open_session(rt, user, client_address)
     except IntegrityError as exc:
         raise Conflict("This person has a Softbrik account already.", field="email") from exc

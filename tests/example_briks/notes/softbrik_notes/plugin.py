@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import click
 import strawberry
 from strawberry.types import Info
 
-from softbrik.plugin import BadUserInput, BrikManifest, BrikSchema, brik_context, hookimpl
+from softbrik.plugin import (
+    BadUserInput,
+    BrikManifest,
+    BrikSchema,
+    Platform,
+    brik_context,
+    hookimpl,
+    platform_command,
+)
 from softbrik_notes.models import Note as NoteRow
 
 SEEN_EVENTS: list[Any] = []
@@ -106,3 +115,15 @@ def softbrik_event(event: Any) -> None:
 @hookimpl
 async def softbrik_delete_team(team_id: int) -> None:
     await NoteRow.filter(team_id=team_id).delete()
+
+
+@hookimpl
+def softbrik_cli(group: click.Group) -> None:
+    @group.command()
+    @click.option("--team", "team_id", type=int, required=True, help="The team's number.")
+    @platform_command
+    async def count(platform: Platform, team_id: int) -> None:
+        """Count a team's notes and the bytes of their bodies."""
+        rows = await NoteRow.filter(team_id=team_id)
+        size = sum([len(await platform.open(team_id, row.body, "notes.body")) for row in rows])
+        click.echo(f"{len(rows)} notes, {size} bytes, at {platform.now().isoformat()}")

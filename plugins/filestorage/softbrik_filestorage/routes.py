@@ -1,0 +1,97 @@
+"""HTTP routes under /briks/filestorage/: downloads through signed links, public share links.
+
+Both stream the decrypted content with flat memory and answer HTTP range requests
+(`Range: bytes=a-b`, one range) with 206, decrypting only the segments that cover the range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from softbrik.plugin import DomainError, Platform
+from softbrik_filestorage import service
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.rt.extras["platform"]
+    return platform
+
+
+def _refused(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def stream(platform: Platform, download: service.Download, request: Request) -> Response:
+    size = download.size
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(download.name)}",
+        "ETag": f'"{download.sha256}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    start, end, status = 0, size, 200
+    wanted = request.headers.get("range")
+    if wanted:
+        found = RANGE.match(wanted.strip())
+        if found is None or found.groups() == ("", ""):
+            return _refused(416, "Only one byte range (bytes=a-b) is supported.")
+        first, last = found.groups()
+        if first == "":
+            start, end = max(size - int(last), 0), size
+        else:
+            start = int(first)
+            end = min(int(last) + 1, size) if last else size
+        if start >= size or start >= end:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    blobs = platform.blobs(service.BRIK)
+
+    async def body() -> AsyncIterator[bytes]:
+        async for piece in blobs.read(download.team_id, download.blob, start, end):
+            yield piece
+
+    return StreamingResponse(
+        body(), status_code=status, headers=headers, media_type=download.content_type
+    )
+
+
+async def download(request: Request) -> Response:
+    platform = _platform(request)
+    try:
+        found = await service.open_download(platform, request.path_params["token"])
+    except DomainError as exc:
+        return _refused(404 if exc.code == "NOT_FOUND" else 403, exc.message)
+    return stream(platform, found, request)
+
+
+async def share(request: Request) -> Response:
+    """GET (password in `X-Share-Password`) or POST a form with `password`."""
+    platform = _platform(request)
+    password = request.headers.get("x-share-password")
+    if request.method == "POST" and password is None:
+        form: Any = await request.form()
+        value = form.get("password")
+        password = value if isinstance(value, str) else None
+    try:
+        found = await service.open_share(platform, request.path_params["token"], password)
+    except service.ShareRefused as exc:
+        return _refused(exc.status, exc.message)
+    return stream(platform, found, request)
+
+
+ROUTES = [
+    Route("/download/{token}", download, methods=["GET"]),
+    Route("/share/{token}", share, methods=["GET", "POST"]),
+]

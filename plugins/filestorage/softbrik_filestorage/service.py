@@ -1,0 +1,1186 @@
+"""The File storage Brik's domain: folders, files, versions, uploads, quota, trash, locks, links.
+
+Services never import Strawberry; the schema calls one function per field. Every function takes
+the team explicitly and every query filters by it, so another team's ids answer NOT_FOUND
+exactly like missing ones.
+
+Invariants:
+
+- Nothing is visible before an upload completes: content goes to a sealed blob first, and one
+  transaction then creates the file (or its new version) and counts the bytes.
+- `Usage.charged_bytes` = bytes of every stored version + bytes reserved by open uploads, and
+  never exceeds the quota: an upload reserves its whole size with one conditional UPDATE before
+  the first byte is stored, and gives it back if it fails, is aborted or goes idle.
+- The blob store never holds plaintext: `Platform.blobs` seals every blob under the team's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mimetypes
+import re
+import secrets
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from softbrik.plugin import BadUserInput, Conflict, Forbidden, NotFound, Platform
+from softbrik_filestorage.config import CONFIG
+from softbrik_filestorage.models import (
+    FILE,
+    FOLDER,
+    Chunk,
+    Item,
+    ShareLink,
+    Upload,
+    Usage,
+    Version,
+)
+
+BRIK = "filestorage"
+UPLOADED = "FILESTORAGE_FILE_UPLOADED"
+DELETED = "FILESTORAGE_FILE_DELETED"
+NEARLY_FULL = "FILESTORAGE_QUOTA_NEARLY_FULL"
+EVENTS = (UPLOADED, DELETED, NEARLY_FULL)
+DOWNLOAD_PURPOSE = "filestorage.download"
+MAX_NAME = 255
+MAX_DEPTH = 40
+MAX_PAGE = 100
+MAX_CHUNKS = 100_000
+READ_SIZE = 64 * 1024
+GENERIC_TYPE = "application/octet-stream"
+RESERVED_NAMES = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(1, 10)),
+    *(f"lpt{i}" for i in range(1, 10)),
+}
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a member of a team (from the request's `BrikContext`)."""
+
+    team_id: int
+    user_id: int
+    platform: Platform
+    is_admin: bool = False
+
+    def now(self) -> datetime:
+        return self.platform.now()
+
+
+@dataclass(frozen=True)
+class UsageFigures:
+    used_bytes: int
+    reserved_bytes: int
+    quota_bytes: int
+
+    @property
+    def available_bytes(self) -> int:
+        return max(self.quota_bytes - self.used_bytes - self.reserved_bytes, 0)
+
+
+# --- names and lookups ---------------------------------------------------------------------
+
+
+def check_name(name: str, field: str = "name") -> str:
+    """A file or folder name that is the same on every system, or BAD_USER_INPUT."""
+    name = name.strip()
+    if not name:
+        raise BadUserInput("A name cannot be empty.", field=field)
+    if len(name) > MAX_NAME:
+        raise BadUserInput(f"A name may have at most {MAX_NAME} characters.", field=field)
+    if name in (".", "..") or "/" in name or "\\" in name or CONTROL.search(name):
+        raise BadUserInput(
+            "A name cannot be '.' or '..' nor contain '/', '\\' or control characters.",
+            field=field,
+        )
+    if name.endswith("."):
+        raise BadUserInput("A name cannot end with a dot.", field=field)
+    if name.split(".", 1)[0].strip().lower() in RESERVED_NAMES:
+        raise BadUserInput(f"{name!r} is a reserved name on some systems.", field=field)
+    return name
+
+
+async def get_item(team_id: int, item_id: int, kind: str | None, field: str = "id") -> Item:
+    """A live item of the team, or NOT_FOUND (another team's, trashed or missing alike)."""
+    query = Item.filter(id=item_id, team_id=team_id, trashed_at__isnull=True)
+    if kind:
+        query = query.filter(kind=kind)
+    item = await query.first()
+    if item is None:
+        raise NotFound(f"No {kind or 'item'} has this id.", field=field)
+    return item
+
+
+async def get_folder(team_id: int, folder_id: int | None, field: str = "folderId") -> Item | None:
+    """The live folder, or None for the top of the drive."""
+    if folder_id is None:
+        return None
+    return await get_item(team_id, folder_id, FOLDER, field)
+
+
+def _place(folder: Item | None) -> dict[str, Any]:
+    if folder is None:
+        return {"parent_id": None, "parent_key": 0, "ancestors": "/"}
+    if folder.ancestors.count("/") > MAX_DEPTH:
+        raise BadUserInput(f"Folders nest at most {MAX_DEPTH} deep.", field="folderId")
+    return {"parent_id": folder.id, "parent_key": folder.id, "ancestors": folder.subtree_prefix}
+
+
+def _check_lock(item: Item, actor: Actor) -> None:
+    if (
+        item.locked_by_id is not None
+        and item.locked_by_id != actor.user_id
+        and item.locked_until is not None
+        and item.locked_until > actor.now()
+    ):
+        raise Conflict(
+            f"{item.name!r} is locked by someone else until {item.locked_until.isoformat()}.",
+            field="id",
+            lockedUntil=item.locked_until.isoformat(),
+        )
+
+
+async def _name_taken(team_id: int, parent_key: int, name: str, exclude: int | None = None) -> bool:
+    query = Item.filter(team_id=team_id, parent_key=parent_key, live_name=name)
+    if exclude is not None:
+        query = query.exclude(id=exclude)
+    return await query.exists()
+
+
+def _taken(name: str) -> Conflict:
+    return Conflict(f"Something named {name!r} is already in this folder.", field="name")
+
+
+# --- folders and items ---------------------------------------------------------------------
+
+
+async def create_folder(actor: Actor, name: str, parent_id: int | None) -> Item:
+    name = check_name(name)
+    now = actor.now()
+    try:
+        async with in_transaction():
+            parent = await get_folder(actor.team_id, parent_id, "parentId")
+            if await _name_taken(actor.team_id, parent.id if parent else 0, name):
+                raise _taken(name)
+            return await Item.create(
+                team_id=actor.team_id,
+                kind=FOLDER,
+                name=name,
+                live_name=name,
+                created_by_id=actor.user_id,
+                created_at=now,
+                modified_by_id=actor.user_id,
+                modified_at=now,
+                **_place(parent),
+            )
+    except IntegrityError as exc:
+        raise _taken(name) from exc
+
+
+async def list_items(
+    team_id: int, folder_id: int | None, kind: str, first: int = MAX_PAGE, offset: int = 0
+) -> list[Item]:
+    """A folder's live folders or files by name, one bounded query."""
+    first = max(0, min(first, MAX_PAGE))
+    return (
+        await Item.filter(
+            team_id=team_id, parent_key=folder_id or 0, kind=kind, trashed_at__isnull=True
+        )
+        .order_by("name", "id")
+        .offset(max(offset, 0))
+        .limit(first)
+    )
+
+
+async def search(team_id: int, text: str, first: int = 50) -> list[Item]:
+    text = text.strip()
+    if not text:
+        raise BadUserInput("Search for at least one character.", field="name")
+    first = max(0, min(first, MAX_PAGE))
+    return (
+        await Item.filter(team_id=team_id, trashed_at__isnull=True, name__icontains=text)
+        .order_by("name", "id")
+        .limit(first)
+    )
+
+
+async def path_of(team_id: int, item: Item) -> list[Item]:
+    """The folders from the top down to the item's folder (one query)."""
+    ids = [int(part) for part in item.ancestors.strip("/").split("/") if part]
+    if not ids:
+        return []
+    rows = {row.id: row for row in await Item.filter(team_id=team_id, id__in=ids)}
+    return [rows[i] for i in ids if i in rows]
+
+
+async def _rewrite_subtree(item: Item, old_prefix: str) -> None:
+    """Give the item's descendants the item's new ancestors (after a move or a restore)."""
+    rows = await Item.filter(team_id=item.team_id, ancestors__startswith=old_prefix)
+    if not rows:
+        return
+    new_prefix = item.subtree_prefix
+    for row in rows:
+        row.ancestors = new_prefix + row.ancestors[len(old_prefix) :]
+    await Item.bulk_update(rows, fields=["ancestors"], batch_size=500)
+
+
+async def rename(actor: Actor, item_id: int, name: str) -> Item:
+    name = check_name(name)
+    try:
+        async with in_transaction():
+            item = await get_item(actor.team_id, item_id, None)
+            _check_lock(item, actor)
+            if await _name_taken(actor.team_id, item.parent_key, name, exclude=item.id):
+                raise _taken(name)
+            item.name = item.live_name = name
+            item.modified_at, item.modified_by_id = actor.now(), actor.user_id
+            await item.save(update_fields=["name", "live_name", "modified_at", "modified_by_id"])
+            return item
+    except IntegrityError as exc:
+        raise _taken(name) from exc
+
+
+async def move(actor: Actor, item_id: int, folder_id: int | None) -> Item:
+    try:
+        async with in_transaction():
+            item = await get_item(actor.team_id, item_id, None)
+            _check_lock(item, actor)
+            target = await get_folder(actor.team_id, folder_id)
+            if target is not None and (
+                target.id == item.id or target.ancestors.startswith(item.subtree_prefix)
+            ):
+                raise BadUserInput("A folder cannot move into itself.", field="folderId")
+            if await _name_taken(actor.team_id, target.id if target else 0, item.name, item.id):
+                raise _taken(item.name)
+            old_prefix = item.subtree_prefix
+            for key, value in _place(target).items():
+                setattr(item, key, value)
+            item.modified_at, item.modified_by_id = actor.now(), actor.user_id
+            await item.save()
+            if item.kind == FOLDER:
+                await _rewrite_subtree(item, old_prefix)
+            return item
+    except IntegrityError as exc:
+        raise _taken("this name") from exc
+
+
+# --- quota ----------------------------------------------------------------------------------
+
+
+async def _usage_row(team_id: int) -> Usage:
+    row = await Usage.get_or_none(team_id=team_id)
+    if row is not None:
+        return row
+    try:
+        async with in_transaction():
+            return await Usage.create(team_id=team_id)
+    except IntegrityError:
+        return await Usage.get(team_id=team_id)
+
+
+async def usage(team_id: int) -> UsageFigures:
+    row = await Usage.get_or_none(team_id=team_id)
+    used = row.used_bytes if row else 0
+    charged = row.charged_bytes if row else 0
+    return UsageFigures(used, charged - used, CONFIG.quota_bytes)
+
+
+async def _reserve(team_id: int, size: int) -> None:
+    """Reserve `size` bytes, atomically against every parallel upload (call in a transaction)."""
+    quota = CONFIG.quota_bytes
+    reserved = await Usage.filter(team_id=team_id, charged_bytes__lte=quota - size).update(
+        charged_bytes=F("charged_bytes") + size
+    )
+    if not reserved:
+        figures = await usage(team_id)
+        raise Conflict(
+            f"Not enough space: {size} bytes needed, {figures.available_bytes} available "
+            f"of the team's {quota}.",
+            field="size",
+            reason="QUOTA_EXCEEDED",
+            availableBytes=figures.available_bytes,
+        )
+
+
+async def _after_usage_change(platform: Platform, team_id: int, actor_id: int | None) -> None:
+    """Tell once when usage passes the nearly-full mark; re-arm when it drops below."""
+    row = await Usage.get(team_id=team_id)
+    mark = CONFIG.quota_bytes * CONFIG.nearly_full_percent // 100
+    if row.used_bytes >= mark and not row.nearly_full:
+        await Usage.filter(id=row.id).update(nearly_full=True)
+        await platform.emit(
+            team_id,
+            NEARLY_FULL,
+            {"used_bytes": row.used_bytes, "quota_bytes": CONFIG.quota_bytes},
+            actor_id,
+        )
+    elif row.used_bytes < mark and row.nearly_full:
+        await Usage.filter(id=row.id).update(nearly_full=False)
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+def _content_type(name: str, given: str | None) -> str:
+    """The type the client gave, unless it is none or the generic one: then by the name."""
+    given = (given or "").strip()
+    if given and given != GENERIC_TYPE and len(given) <= 255:
+        return given
+    return mimetypes.guess_type(name)[0] or GENERIC_TYPE
+
+
+async def start_upload(
+    actor: Actor,
+    folder_id: int | None,
+    name: str,
+    size: int,
+    sha256: str | None = None,
+    content_type: str | None = None,
+    chunk_size: int | None = None,
+) -> Upload:
+    """Open an upload and reserve its size (R: parallel uploads never pass the quota)."""
+    name = check_name(name)
+    if size < 0:
+        raise BadUserInput("The size cannot be negative.", field="size")
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+        if not SHA256.match(sha256):
+            raise BadUserInput("The SHA-256 must be 64 hexadecimal digits.", field="sha256")
+    chunk_size = chunk_size or CONFIG.chunk_bytes
+    if chunk_size <= 0 or (size and -(-size // chunk_size) > MAX_CHUNKS):
+        raise BadUserInput("The chunk size is out of range.", field="chunkSize")
+    await _usage_row(actor.team_id)
+    now = actor.now()
+    async with in_transaction():
+        folder = await get_folder(actor.team_id, folder_id)
+        existing = await Item.filter(
+            team_id=actor.team_id, parent_key=folder.id if folder else 0, live_name=name
+        ).first()
+        if existing is not None:
+            if existing.kind == FOLDER:
+                raise _taken(name)
+            _check_lock(existing, actor)
+        await _reserve(actor.team_id, size)
+        return await Upload.create(
+            team_id=actor.team_id,
+            token=secrets.token_hex(16),
+            user_id=actor.user_id,
+            folder_id=folder.id if folder else None,
+            name=name,
+            content_type=_content_type(name, content_type),
+            size=size,
+            sha256=sha256,
+            chunk_size=chunk_size,
+            reserved_bytes=size,
+            created_at=now,
+            expires_at=now + timedelta(hours=CONFIG.upload_idle_hours),
+        )
+
+
+def chunk_count(upload: Upload) -> int:
+    return max(1, -(-upload.size // upload.chunk_size))
+
+
+def expected_chunk_size(upload: Upload, index: int) -> int:
+    if index < chunk_count(upload) - 1:
+        return upload.chunk_size
+    return upload.size - upload.chunk_size * (chunk_count(upload) - 1)
+
+
+async def get_upload(actor: Actor, upload_id: int, field: str = "uploadId") -> Upload:
+    """The actor's own upload (someone else's answers NOT_FOUND)."""
+    upload = await Upload.get_or_none(id=upload_id, team_id=actor.team_id, user_id=actor.user_id)
+    if upload is None:
+        raise NotFound("No upload has this id.", field=field)
+    return upload
+
+
+async def received_chunks(upload: Upload) -> list[int]:
+    found: list[Any] = (
+        await Chunk.filter(upload_id=upload.id).order_by("index").values_list("index", flat=True)
+    )
+    return [int(i) for i in found]
+
+
+def _chunk_key(upload: Upload, index: int) -> str:
+    return f"u/{upload.token}/{index}"
+
+
+async def _limited(
+    chunks: AsyncIterator[bytes], limit: int, hasher: Any | None = None
+) -> AsyncIterator[bytes]:
+    """Pass chunks through, refusing more than `limit` bytes (nothing is stored then)."""
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise BadUserInput(f"More bytes than announced ({limit}).", field="size")
+        if hasher is not None:
+            hasher.update(chunk)
+        yield chunk
+
+
+async def put_chunk(
+    actor: Actor, upload_id: int, index: int, chunks: AsyncIterator[bytes]
+) -> Upload:
+    """Store one chunk (any order; sending an index again replaces it, so a resume is safe)."""
+    upload = await get_upload(actor, upload_id)
+    if upload.status != "open":
+        raise Conflict(f"This upload is {upload.status}.", field="uploadId")
+    if not 0 <= index < chunk_count(upload):
+        raise BadUserInput(
+            f"The chunk index must be from 0 to {chunk_count(upload) - 1}.", field="index"
+        )
+    expected = expected_chunk_size(upload, index)
+    key = _chunk_key(upload, index)
+    blobs = actor.platform.blobs(BRIK)
+    written = await blobs.write(actor.team_id, key, _limited(chunks, expected))
+    if written != expected:
+        await blobs.delete(actor.team_id, key)
+        raise BadUserInput(
+            f"Chunk {index} must have {expected} bytes, not {written}.", field="chunk"
+        )
+    now = actor.now()
+    try:
+        async with in_transaction():
+            await Chunk.get_or_create(
+                upload_id=upload.id,
+                index=index,
+                defaults={"team_id": actor.team_id, "size": written},
+            )
+    except IntegrityError:
+        pass  # the same chunk arrived twice at once: both wrote the same bytes
+    await Upload.filter(id=upload.id, status="open").update(
+        expires_at=now + timedelta(hours=CONFIG.upload_idle_hours)
+    )
+    return upload
+
+
+async def complete_upload(actor: Actor, upload_id: int) -> Item:
+    """Assemble the chunks into one sealed blob, check size and SHA-256, then show the file."""
+    upload = await get_upload(actor, upload_id)
+    blob = f"v/{secrets.token_hex(16)}"
+    claimed = await Upload.filter(id=upload.id, status="open").update(
+        status="assembling",
+        blob=blob,
+        expires_at=actor.now() + timedelta(hours=CONFIG.upload_idle_hours),
+    )
+    if not claimed:
+        raise Conflict(f"This upload is {upload.status}.", field="uploadId")
+    upload.blob = blob
+    have = set(await received_chunks(upload))
+    missing = [i for i in range(chunk_count(upload)) if i not in have]
+    if missing:
+        await Upload.filter(id=upload.id, status="assembling").update(status="open", blob=None)
+        raise BadUserInput(
+            f"{len(missing)} chunks are missing.", field="uploadId", missingChunks=missing[:100]
+        )
+    blobs = actor.platform.blobs(BRIK)
+    hasher = hashlib.sha256()
+
+    async def assembled() -> AsyncIterator[bytes]:
+        for index in range(chunk_count(upload)):
+            async for piece in blobs.read(actor.team_id, _chunk_key(upload, index)):
+                hasher.update(piece)
+                yield piece
+
+    try:
+        size = await blobs.write(actor.team_id, blob, assembled())
+    except BaseException:
+        await _abort(actor.platform, upload)
+        raise
+    return await _finish(actor, upload, size, hasher.hexdigest())
+
+
+async def upload_file(
+    actor: Actor,
+    folder_id: int | None,
+    name: str,
+    content_type: str | None,
+    size: int,
+    chunks: AsyncIterator[bytes],
+) -> Item:
+    """A whole file in one request (GraphQL multipart): reserve, store, then show it."""
+    upload = await start_upload(actor, folder_id, name, size, None, content_type, max(size, 1))
+    blob = f"v/{secrets.token_hex(16)}"
+    await Upload.filter(id=upload.id).update(status="assembling", blob=blob)
+    upload.blob, upload.status = blob, "assembling"
+    hasher = hashlib.sha256()
+    try:
+        written = await actor.platform.blobs(BRIK).write(
+            actor.team_id, blob, _limited(chunks, size, hasher)
+        )
+    except BaseException:
+        await _abort(actor.platform, upload)
+        raise
+    return await _finish(actor, upload, written, hasher.hexdigest())
+
+
+async def _finish(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
+    """Check what was stored, then make it visible in one transaction (or undo everything)."""
+    if size != upload.size:
+        await _abort(actor.platform, upload)
+        raise BadUserInput(f"Received {size} bytes; {upload.size} were announced.", field="size")
+    if upload.sha256 and sha256 != upload.sha256:
+        await _abort(actor.platform, upload)
+        raise BadUserInput(
+            "The file's SHA-256 does not match the one announced; nothing was kept.",
+            field="sha256",
+        )
+    try:
+        item = await _commit(actor, upload, size, sha256)
+    except IntegrityError:
+        # Someone created the same name meanwhile: this upload becomes its new version.
+        try:
+            item = await _commit(actor, upload, size, sha256)
+        except BaseException:
+            await _abort(actor.platform, upload)
+            raise
+    except BaseException:
+        await _abort(actor.platform, upload)
+        raise
+    blobs = actor.platform.blobs(BRIK)
+    for key in await blobs.keys(actor.team_id, f"u/{upload.token}/"):
+        await blobs.delete(actor.team_id, key)
+    await Chunk.filter(upload_id=upload.id).delete()
+    return item
+
+
+async def _commit(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
+    now = actor.now()
+    team_id = actor.team_id
+    async with in_transaction():
+        current = await Upload.filter(id=upload.id).select_for_update().first()
+        if current is None or current.status != "assembling":
+            raise Conflict("This upload was aborted or has expired.", field="uploadId")
+        folder = None
+        if upload.folder_id is not None:
+            folder = await Item.filter(
+                id=upload.folder_id, team_id=team_id, trashed_at__isnull=True
+            ).first()
+            if folder is None:
+                raise Conflict("The folder was deleted during the upload.", field="folderId")
+        item = (
+            await Item.filter(
+                team_id=team_id, parent_key=upload.folder_id or 0, live_name=upload.name
+            )
+            .select_for_update()
+            .first()
+        )
+        if item is not None and item.kind == FOLDER:
+            raise _taken(upload.name)
+        if item is not None:
+            _check_lock(item, actor)
+        else:
+            item = await Item.create(
+                team_id=team_id,
+                kind=FILE,
+                name=upload.name,
+                live_name=upload.name,
+                created_by_id=actor.user_id,
+                created_at=now,
+                modified_by_id=actor.user_id,
+                modified_at=now,
+                **_place(folder),
+            )
+        item.version_count += 1
+        version = await Version.create(
+            team_id=team_id,
+            item_id=item.id,
+            number=item.version_count,
+            blob=upload.blob,
+            size=size,
+            sha256=sha256,
+            content_type=upload.content_type,
+            created_by_id=actor.user_id,
+            created_at=now,
+        )
+        item.version_id = version.id
+        item.size, item.sha256, item.content_type = size, sha256, upload.content_type
+        item.modified_at, item.modified_by_id = now, actor.user_id
+        await item.save()
+        await Upload.filter(id=upload.id).update(status="done", reserved_bytes=0)
+        await Usage.filter(team_id=team_id).update(
+            used_bytes=F("used_bytes") + size,
+            charged_bytes=F("charged_bytes") + (size - current.reserved_bytes),
+        )
+        await actor.platform.emit(
+            team_id,
+            UPLOADED,
+            {"file_id": item.id, "name": item.name, "size": size, "version": version.number},
+            actor.user_id,
+        )
+        await _after_usage_change(actor.platform, team_id, actor.user_id)
+    return item
+
+
+async def _abort(platform: Platform, upload: Upload) -> bool:
+    """Give back the reservation and delete every byte of the upload. Idempotent."""
+    async with in_transaction():
+        current = await Upload.filter(id=upload.id).select_for_update().first()
+        if current is None or current.status not in ("open", "assembling"):
+            return False
+        await Upload.filter(id=upload.id).update(status="aborted", reserved_bytes=0)
+        await Usage.filter(team_id=upload.team_id).update(
+            charged_bytes=F("charged_bytes") - current.reserved_bytes
+        )
+    blobs = platform.blobs(BRIK)
+    for key in await blobs.keys(upload.team_id, f"u/{upload.token}/"):
+        await blobs.delete(upload.team_id, key)
+    if current.blob:
+        await blobs.delete(upload.team_id, current.blob)
+    await Chunk.filter(upload_id=upload.id).delete()
+    return True
+
+
+async def abort_upload(actor: Actor, upload_id: int) -> Upload:
+    upload = await get_upload(actor, upload_id)
+    if not await _abort(actor.platform, upload):
+        raise Conflict(f"This upload is {upload.status}.", field="uploadId")
+    upload.status = "aborted"
+    return upload
+
+
+async def cleanup_uploads(platform: Platform) -> int:
+    """Abort idle uploads (their bytes and reservations go back). Returns how many."""
+    now = platform.now()
+    idle = await Upload.filter(status__in=["open", "assembling"], expires_at__lt=now).limit(1000)
+    count = 0
+    for upload in idle:
+        count += await _abort(platform, upload)
+    return count
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+async def versions(team_id: int, item: Item) -> list[Version]:
+    return await Version.filter(team_id=team_id, item_id=item.id).order_by("-number")
+
+
+async def get_version(team_id: int, version_id: int, field: str = "versionId") -> Version:
+    version = await Version.get_or_none(id=version_id, team_id=team_id)
+    if version is None:
+        raise NotFound("No version has this id.", field=field)
+    item = await Item.get_or_none(id=version.item_id, team_id=team_id, trashed_at__isnull=True)
+    if item is None:
+        raise NotFound("No version has this id.", field=field)
+    return version
+
+
+async def restore_version(actor: Actor, version_id: int) -> Item:
+    """Make an old version current again, as a new version (history is never rewritten)."""
+    version = await get_version(actor.team_id, version_id)
+    item = await get_item(actor.team_id, version.item_id, FILE, "versionId")
+    _check_lock(item, actor)
+    return await _copy_content(actor, version, item.parent_id, item.name)
+
+
+async def _copy_content(actor: Actor, version: Version, folder_id: int | None, name: str) -> Item:
+    """Store a version's content again (re-sealed under its new key) as `name` in a folder."""
+    upload = await start_upload(
+        actor,
+        folder_id,
+        name,
+        version.size,
+        version.sha256,
+        version.content_type,
+        max(version.size, 1),
+    )
+    blob = f"v/{secrets.token_hex(16)}"
+    await Upload.filter(id=upload.id).update(status="assembling", blob=blob)
+    upload.blob, upload.status = blob, "assembling"
+    blobs = actor.platform.blobs(BRIK)
+    hasher = hashlib.sha256()
+
+    async def content() -> AsyncIterator[bytes]:
+        async for piece in blobs.read(actor.team_id, version.blob):
+            hasher.update(piece)
+            yield piece
+
+    try:
+        size = await blobs.write(actor.team_id, blob, content())
+    except BaseException:
+        await _abort(actor.platform, upload)
+        raise
+    return await _finish(actor, upload, size, hasher.hexdigest())
+
+
+async def copy_file(actor: Actor, file_id: int, folder_id: int | None, name: str | None) -> Item:
+    item = await get_item(actor.team_id, file_id, FILE, "fileId")
+    version = await Version.get(id=item.version_id, team_id=actor.team_id)
+    target_name = check_name(name) if name else item.name
+    target_key = folder_id or 0
+    if name is None and target_key == item.parent_key:
+        target_name = await _free_name(actor.team_id, target_key, item.name)
+    elif await _name_taken(actor.team_id, target_key, target_name):
+        raise _taken(target_name)
+    return await _copy_content(actor, version, folder_id, target_name)
+
+
+# --- locks ----------------------------------------------------------------------------------
+
+
+async def lock(actor: Actor, file_id: int, minutes: int | None) -> Item:
+    """Lock a file against others' changes for a while; it unlocks itself when time is up."""
+    minutes = minutes or CONFIG.lock_minutes
+    if not 1 <= minutes <= CONFIG.lock_minutes:
+        raise BadUserInput(
+            f"A lock lasts from 1 to {CONFIG.lock_minutes} minutes; renew it to keep it.",
+            field="minutes",
+        )
+    async with in_transaction():
+        item = await get_item(actor.team_id, file_id, FILE)
+        item = await Item.filter(id=item.id).select_for_update().get()
+        _check_lock(item, actor)
+        item.locked_by_id = actor.user_id
+        item.locked_until = actor.now() + timedelta(minutes=minutes)
+        await item.save(update_fields=["locked_by_id", "locked_until"])
+    return item
+
+
+async def unlock(actor: Actor, file_id: int) -> Item:
+    """The holder unlocks; an admin may break anyone's lock."""
+    async with in_transaction():
+        item = await get_item(actor.team_id, file_id, FILE)
+        if not actor.is_admin:
+            _check_lock(item, actor)
+        item.locked_by_id = None
+        item.locked_until = None
+        await item.save(update_fields=["locked_by_id", "locked_until"])
+    return item
+
+
+def lock_holder(item: Item, now: datetime) -> tuple[int | None, datetime | None]:
+    if item.locked_until is None or item.locked_until <= now:
+        return None, None
+    return item.locked_by_id, item.locked_until
+
+
+# --- trash ----------------------------------------------------------------------------------
+
+
+async def delete(actor: Actor, item_id: int) -> Item:
+    """Move an item (a folder with everything in it) to the trash; its place is kept."""
+    now = actor.now()
+    async with in_transaction():
+        item = await get_item(actor.team_id, item_id, None)
+        _check_lock(item, actor)
+        if item.kind == FOLDER:
+            locked = (
+                await Item.filter(
+                    team_id=actor.team_id,
+                    ancestors__startswith=item.subtree_prefix,
+                    trashed_at__isnull=True,
+                    locked_until__gt=now,
+                )
+                .exclude(locked_by_id=actor.user_id)
+                .first()
+            )
+            if locked is not None:
+                _check_lock(locked, actor)
+            await Item.filter(
+                team_id=actor.team_id,
+                ancestors__startswith=item.subtree_prefix,
+                trashed_at__isnull=True,
+            ).update(trashed_at=now, trashed_by_id=actor.user_id, trash_root_id=item.id)
+        item.trashed_at, item.trashed_by_id, item.trash_root_id = now, actor.user_id, item.id
+        item.live_name = None
+        await item.save(update_fields=["trashed_at", "trashed_by_id", "trash_root_id", "live_name"])
+        await actor.platform.emit(
+            actor.team_id,
+            DELETED,
+            {"item_id": item.id, "kind": item.kind, "name": item.name, "trash": True},
+            actor.user_id,
+        )
+    return item
+
+
+async def trash(team_id: int, first: int = MAX_PAGE, offset: int = 0) -> list[Item]:
+    """What was deleted (not what went along inside a deleted folder), newest first."""
+    first = max(0, min(first, MAX_PAGE))
+    return (
+        await Item.filter(team_id=team_id, trash_root_id=F("id"))
+        .order_by("-trashed_at", "-id")
+        .offset(max(offset, 0))
+        .limit(first)
+    )
+
+
+async def _free_name(team_id: int, parent_key: int, name: str) -> str:
+    """`name`, or `stem (2).ext`, `stem (3).ext`…: the first free one (deterministic)."""
+    if not await _name_taken(team_id, parent_key, name):
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not stem:
+        stem, dot, ext = name, "", ""
+    taken = set(
+        await Item.filter(
+            team_id=team_id, parent_key=parent_key, live_name__startswith=f"{stem} ("
+        ).values_list("live_name", flat=True)
+    )
+    n = 2
+    while True:
+        candidate = f"{stem} ({n}){dot}{ext}"
+        if candidate not in taken:
+            return candidate[:MAX_NAME]
+        n += 1
+
+
+async def restore(actor: Actor, item_id: int) -> Item:
+    """Restore from the trash to the original folder; to the top if that folder is gone or
+    itself in the trash; renamed `name (2)` if the name was taken meanwhile."""
+    async with in_transaction():
+        item = (
+            await Item.filter(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
+            .select_for_update()
+            .first()
+        )
+        if item is None:
+            raise NotFound("Nothing in the trash has this id.", field="id")
+        parent = None
+        if item.parent_id is not None:
+            parent = await Item.filter(
+                id=item.parent_id, team_id=actor.team_id, trashed_at__isnull=True
+            ).first()
+        old_prefix = item.subtree_prefix
+        place = _place(parent)
+        name = await _free_name(actor.team_id, place["parent_key"], item.name)
+        for key, value in place.items():
+            setattr(item, key, value)
+        item.name = item.live_name = name
+        item.trashed_at = item.trashed_by_id = item.trash_root_id = None
+        item.modified_at, item.modified_by_id = actor.now(), actor.user_id
+        await item.save()
+        if item.kind == FOLDER:
+            await Item.filter(
+                team_id=actor.team_id, ancestors__startswith=old_prefix, trash_root_id=item.id
+            ).update(trashed_at=None, trashed_by_id=None, trash_root_id=None)
+            if old_prefix != item.subtree_prefix:
+                await _rewrite_subtree(item, old_prefix)
+    return item
+
+
+async def _purge(platform: Platform, team_id: int, roots: Sequence[Item]) -> int:
+    """Delete items (with their subtrees, versions and links) for good; bytes are given back."""
+    if not roots:
+        return 0
+    query = Q(id__in=[r.id for r in roots])
+    for root in roots:
+        if root.kind == FOLDER:
+            query |= Q(ancestors__startswith=root.subtree_prefix)
+    async with in_transaction():
+        ids = list(await Item.filter(query, team_id=team_id).values_list("id", flat=True))
+        gone = await Version.filter(team_id=team_id, item_id__in=ids).values_list("blob", "size")
+        freed = sum(size for _, size in gone)
+        await ShareLink.filter(team_id=team_id, item_id__in=ids).delete()
+        await Version.filter(team_id=team_id, item_id__in=ids).delete()
+        await Item.filter(team_id=team_id, id__in=ids).delete()
+        await Usage.filter(team_id=team_id).update(
+            used_bytes=F("used_bytes") - freed, charged_bytes=F("charged_bytes") - freed
+        )
+        await _after_usage_change(platform, team_id, None)
+    blobs = platform.blobs(BRIK)
+    for blob, _ in gone:
+        await blobs.delete(team_id, blob)
+    return len(ids)
+
+
+async def delete_forever(actor: Actor, item_id: int) -> int:
+    item = await Item.get_or_none(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
+    if item is None:
+        raise NotFound("Nothing in the trash has this id.", field="id")
+    return await _purge(actor.platform, actor.team_id, [item])
+
+
+async def purge_trash(platform: Platform) -> int:
+    """Delete what has been in the trash longer than the retention (only that). How many."""
+    cutoff = platform.now() - timedelta(days=CONFIG.trash_days)
+    old = await Item.filter(trash_root_id=F("id"), trashed_at__lt=cutoff).limit(1000)
+    by_team: dict[int, list[Item]] = {}
+    for item in old:
+        by_team.setdefault(item.team_id, []).append(item)
+    return sum([await _purge(platform, team, items) for team, items in by_team.items()])
+
+
+async def run_cleanup(platform: Platform) -> dict[str, int]:
+    """The periodic work: idle uploads and old trash (server task and CLI command alike)."""
+    return {
+        "uploads_aborted": await cleanup_uploads(platform),
+        "items_purged": await purge_trash(platform),
+    }
+
+
+# --- downloads and share links --------------------------------------------------------------
+
+
+def download_url(platform: Platform, team_id: int, user_id: int, version: Version | int) -> str:
+    """A short-lived signed link (path under the server) that streams the content."""
+    version_id = version if isinstance(version, int) else version.id
+    token = platform.sign(
+        DOWNLOAD_PURPOSE,
+        {"t": team_id, "u": user_id, "v": version_id},
+        timedelta(minutes=CONFIG.link_minutes),
+    )
+    return f"/briks/{BRIK}/download/{token}"
+
+
+@dataclass
+class Download:
+    """What a download route streams."""
+
+    team_id: int
+    blob: str
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+async def open_download(platform: Platform, token: str) -> Download:
+    """The content a download link points to; Forbidden/NotFound when it may not be read."""
+    claims = platform.verify(DOWNLOAD_PURPOSE, token)
+    team_id, user_id, version_id = int(claims["t"]), int(claims["u"]), int(claims["v"])
+    if not await platform.has_seat(team_id, user_id, BRIK):
+        raise Forbidden("You have no seat for the filestorage Brik.")
+    version = await get_version(team_id, version_id)
+    item = await Item.get(id=version.item_id)
+    return Download(
+        team_id, version.blob, item.name, version.size, version.sha256, version.content_type
+    )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_share_link(
+    actor: Actor,
+    file_id: int,
+    expires_at: datetime | None,
+    password: str | None,
+    max_downloads: int | None,
+) -> tuple[ShareLink, str]:
+    """A public read-only link to a file; returns the link and its token (shown once)."""
+    item = await get_item(actor.team_id, file_id, FILE, "fileId")
+    if expires_at is not None and expires_at <= actor.now():
+        raise BadUserInput("The expiry must be in the future.", field="expiresAt")
+    if password is not None and len(password) < 4:
+        raise BadUserInput("A link password needs at least 4 characters.", field="password")
+    if max_downloads is not None and max_downloads < 1:
+        raise BadUserInput("Allow at least one download.", field="maxDownloads")
+    token = secrets.token_urlsafe(24)
+    link = await ShareLink.create(
+        team_id=actor.team_id,
+        item_id=item.id,
+        token_hash=_token_hash(token),
+        password_hash=await actor.platform.hash_secret(password) if password else None,
+        expires_at=expires_at,
+        max_downloads=max_downloads,
+        created_by_id=actor.user_id,
+        created_at=actor.now(),
+    )
+    return link, token
+
+
+def share_url(token: str) -> str:
+    return f"/briks/{BRIK}/share/{token}"
+
+
+async def share_links(team_id: int, item: Item) -> list[ShareLink]:
+    return await ShareLink.filter(team_id=team_id, item_id=item.id).order_by("id")
+
+
+async def revoke_share_link(actor: Actor, link_id: int) -> ShareLink:
+    link = await ShareLink.get_or_none(id=link_id, team_id=actor.team_id)
+    if link is None:
+        raise NotFound("No share link has this id.", field="id")
+    if link.revoked_at is None:
+        link.revoked_at = actor.now()
+        await link.save(update_fields=["revoked_at"])
+    return link
+
+
+class ShareRefused(Exception):
+    """Why a share link does not open: an HTTP status and a message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def open_share(platform: Platform, token: str, password: str | None) -> Download:
+    """Check a share link on this access (expiry, revocation, password, the creator's access,
+    the download limit), count the download, and return what to stream."""
+    link = await ShareLink.get_or_none(token_hash=_token_hash(token))
+    if link is None:
+        raise ShareRefused(404, "No such link.")
+    now = platform.now()
+    if link.revoked_at is not None:
+        raise ShareRefused(410, "This link was revoked.")
+    if link.expires_at is not None and link.expires_at <= now:
+        raise ShareRefused(410, "This link has expired.")
+    if link.password_hash is not None and (
+        not password or not await platform.check_secret(link.password_hash, password)
+    ):
+        raise ShareRefused(401, "This link needs its password.")
+    # A link never grants more than its creator has: no seat (or no longer a member), no file.
+    if not await platform.has_seat(link.team_id, link.created_by_id, BRIK):
+        raise ShareRefused(403, "This link no longer works.")
+    item = await Item.get_or_none(id=link.item_id, team_id=link.team_id, trashed_at__isnull=True)
+    if item is None or item.version_id is None:
+        raise ShareRefused(404, "The file is no longer there.")
+    query = ShareLink.filter(id=link.id, revoked_at__isnull=True)
+    if link.max_downloads is not None:
+        query = query.filter(downloads__lt=link.max_downloads)
+    if not await query.update(downloads=F("downloads") + 1):
+        raise ShareRefused(410, "This link has been used up.")
+    version = await Version.get(id=item.version_id, team_id=link.team_id)
+    return Download(
+        link.team_id, version.blob, item.name, version.size, version.sha256, version.content_type
+    )
+
+
+# --- data lifecycle and checks --------------------------------------------------------------
+
+
+async def export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
+    """The team's live tree as one ZIP (current versions), with a manifest of every version."""
+    items = await Item.filter(team_id=team_id, trashed_at__isnull=True).order_by("id")
+    by_id = {item.id: item for item in items}
+
+    def path(item: Item) -> str:
+        parts = [
+            by_id[int(i)].name
+            for i in item.ancestors.strip("/").split("/")
+            if i and int(i) in by_id
+        ]
+        return "/".join([*parts, item.name])
+
+    buffer = io.BytesIO()
+    blobs = platform.blobs(BRIK)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in items:
+            if item.kind == FOLDER:
+                archive.writestr(path(item) + "/", b"")
+                continue
+            version = await Version.get(id=item.version_id)
+            with archive.open(path(item), "w", force_zip64=True) as out:
+                async for piece in blobs.read(team_id, version.blob):
+                    out.write(piece)
+    return {"filestorage.zip": buffer.getvalue()}
+
+
+async def delete_team(team_id: int, platform: Platform) -> None:
+    """Every row and blob of the team, versions, uploads and trash included (R-CLOSE-3)."""
+    await ShareLink.filter(team_id=team_id).delete()
+    await Chunk.filter(team_id=team_id).delete()
+    await Upload.filter(team_id=team_id).delete()
+    await Version.filter(team_id=team_id).delete()
+    await Item.filter(team_id=team_id).update(parent_id=None)
+    await Item.filter(team_id=team_id).delete()
+    await Usage.filter(team_id=team_id).delete()
+    await platform.blobs(BRIK).delete_team(team_id)
+
+
+@dataclass
+class Drift:
+    """What `softbrik filestorage verify` found for one team."""
+
+    team_id: int
+    recorded_used: int
+    actual_used: int
+    recorded_charged: int
+    actual_charged: int
+    missing_blobs: list[str] = field(default_factory=list)
+    stray_blobs: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.recorded_used == self.actual_used
+            and self.recorded_charged == self.actual_charged
+            and not self.missing_blobs
+        )
+
+
+async def verify(
+    platform: Platform, fix: bool = False, teams: Iterable[int] | None = None, blobs: bool = True
+) -> list[Drift]:
+    """Recompute each team's usage from its stored versions and open uploads; compare blobs.
+
+    With `fix`, the recorded figures are set to the recomputed ones and stray blobs (sealed
+    bytes no row refers to, e.g. left by a crash) are deleted.
+    """
+    team_ids: set[int] = set(teams) if teams is not None else set()
+    if teams is None:
+        for model in (Usage, Version, Upload):
+            known_teams: list[Any] = await model.all().distinct().values_list("team_id", flat=True)
+            team_ids |= {int(t) for t in known_teams}
+    found = []
+    store = platform.blobs(BRIK)
+    for team_id in sorted(team_ids):
+        versions_ = await Version.filter(team_id=team_id).values_list("blob", "size")
+        open_uploads = await Upload.filter(
+            team_id=team_id, status__in=["open", "assembling"]
+        ).values_list("token", "blob", "reserved_bytes")
+        used = sum(size for _, size in versions_)
+        charged = used + sum(reserved for _, _, reserved in open_uploads)
+        row = await Usage.get_or_none(team_id=team_id)
+        drift = Drift(
+            team_id,
+            row.used_bytes if row else 0,
+            used,
+            row.charged_bytes if row else 0,
+            charged,
+        )
+        if blobs:
+            stored = set(await store.keys(team_id))
+            known = {blob for blob, _ in versions_}
+            drift.missing_blobs = sorted(known - stored)
+            in_progress = {blob for _, blob, _ in open_uploads if blob}
+            prefixes = tuple(f"u/{token}/" for token, _, _ in open_uploads)
+            drift.stray_blobs = sorted(
+                key
+                for key in stored - known - in_progress
+                if not (prefixes and key.startswith(prefixes))
+            )
+        if fix:
+            await _usage_row(team_id)
+            await Usage.filter(team_id=team_id).update(used_bytes=used, charged_bytes=charged)
+            # Look again right before deleting: an upload may have completed since.
+            referenced = set(
+                await Version.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
+                    "blob", flat=True
+                )
+            ) | set(
+                await Upload.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
+                    "blob", flat=True
+                )
+            )
+            active = set(
+                await Upload.filter(team_id=team_id, status__in=["open", "assembling"]).values_list(
+                    "token", flat=True
+                )
+            )
+            for key in drift.stray_blobs:
+                token = key.split("/")[1] if key.startswith("u/") else None
+                if key not in referenced and token not in active:
+                    await store.delete(team_id, key)
+        found.append(drift)
+    return found

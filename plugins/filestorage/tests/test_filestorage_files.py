@@ -1,0 +1,250 @@
+"""Folders and files: names, moves, uploads, encrypted storage, downloads, versions, isolation."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import sha
+
+DATA = os.urandom(150_000)
+
+
+async def test_upload_then_download_through_a_signed_link(drive, blob_store):
+    """Small files go through the GraphQL multipart request spec; downloads stream."""
+    file = await drive.upload("report.pdf", DATA)
+    assert file["name"] == "report.pdf"
+    assert int(file["size"]) == len(DATA)
+    assert file["sha256"] == sha(DATA)
+    assert file["contentType"] == "application/pdf"
+    assert file["version"] == 1
+    response = await drive.download(file["downloadUrl"])
+    assert response.status_code == 200
+    assert response.content == DATA
+    assert response.headers["content-length"] == str(len(DATA))
+    assert "report.pdf" in response.headers["content-disposition"]
+
+
+async def test_the_blob_store_never_holds_plaintext(drive, blob_store):
+    """R-SEC-1, R-SEC-2: every stored byte is sealed under the team's key."""
+    marker = b"PLAINTEXT-MARKER-" * 2000
+    await drive.upload("secret.txt", marker)
+    keys = await blob_store.keys("")
+    assert keys and all(key.startswith("team/") for key in keys)
+    for key in keys:
+        stored = b"".join([chunk async for chunk in blob_store.get(key)])
+        assert b"PLAINTEXT-MARKER" not in stored
+
+
+async def test_range_requests_answer_206_with_only_the_range(drive, blob_store):
+    file = await drive.upload("big.bin", DATA)
+    url = file["downloadUrl"]
+    response = await drive.download(url, {"Range": "bytes=70000-140009"})
+    assert response.status_code == 206
+    assert response.content == DATA[70_000:140_010]
+    assert response.headers["content-range"] == f"bytes 70000-140009/{len(DATA)}"
+    response = await drive.download(url, {"Range": "bytes=-10"})
+    assert response.content == DATA[-10:]
+    response = await drive.download(url, {"Range": "bytes=149990-"})
+    assert response.content == DATA[149_990:]
+    response = await drive.download(url, {"Range": f"bytes={len(DATA)}-"})
+    assert response.status_code == 416
+
+
+async def test_a_download_link_expires_and_cannot_be_forged(drive, clock, local_store):
+    from datetime import timedelta
+
+    file = await drive.upload("a.txt", b"hello")
+    url = file["downloadUrl"]
+    forged = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    assert (await drive.download(forged)).status_code == 403
+    clock.advance(clock.now() + timedelta(minutes=6))
+    assert (await drive.download(url)).status_code == 403
+
+
+async def test_folders_nest_and_names_are_unique_per_folder(drive, local_store):
+    docs = await drive.mkdir("Docs")
+    sub = await drive.mkdir("2026", docs)
+    await drive.upload("a.txt", b"a", sub)
+    await drive.mkdir("2026")  # the same name elsewhere is fine
+    error = await drive.error(
+        "mutation($i: CreateFolderInput!) { filestorageCreateFolder(input: $i) { id } }",
+        {"i": {"name": "2026", "parentId": docs}},
+    )
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["field"] == "name"
+    # A file and a folder cannot share a name either.
+    error = await drive.upload_error("2026", b"x")
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert await drive.names() == ["2026/", "Docs/"]
+    assert await drive.names(sub) == ["a.txt"]
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { folder(id: $id) { name path { name } files { name } } } }",
+        {"id": sub},
+    )
+    assert data["filestorage"]["folder"] == {
+        "name": "2026",
+        "path": [{"name": "Docs"}],
+        "files": [{"name": "a.txt"}],
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "  ", "..", ".", "a/b", "a\\b", "CON", "con.txt", "lpt1", "x\x00y", "dot.", "x" * 256],
+)
+async def test_path_tricks_and_reserved_names_are_refused(drive, name, local_store):
+    error = await drive.error(
+        "mutation($i: CreateFolderInput!) { filestorageCreateFolder(input: $i) { id } }",
+        {"i": {"name": name}},
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["field"] == "name"
+
+
+async def test_rename_move_and_no_move_into_its_own_subtree(drive, local_store):
+    a = await drive.mkdir("A")
+    b = await drive.mkdir("B", a)
+    c = await drive.mkdir("C", b)
+    file = await drive.upload("f.txt", b"f", c)
+    move = "mutation($id: ID!, $to: ID) { filestorageMove(id: $id, folderId: $to) { ... on Folder { id name } ... on File { id name } } }"
+    for target in (a, b, c):
+        error = await drive.error(move, {"id": a, "to": target})
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    await drive.ok(move, {"id": b, "to": None})  # B (with C) to the top
+    assert await drive.names() == ["A/", "B/"]
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { folder(id: $id) { path { name } } } }", {"id": c}
+    )
+    assert data["filestorage"]["folder"]["path"] == [{"name": "B"}]
+    # The moved subtree's ancestry was rewritten: moving A into C is allowed now, B into C not.
+    await drive.ok(move, {"id": a, "to": c})
+    error = await drive.error(move, {"id": b, "to": c})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    renamed = await drive.ok(
+        'mutation($id: ID!) { filestorageRename(id: $id, name: "g.txt") { ... on File { name } } }',
+        {"id": file["id"]},
+    )
+    assert renamed["filestorageRename"] == {"name": "g.txt"}
+
+
+async def test_uploading_to_an_existing_name_keeps_the_old_content_as_a_version(drive, local_store):
+    first = await drive.upload("plan.txt", b"one")
+    second = await drive.upload("plan.txt", b"two!")
+    assert second["id"] == first["id"]
+    assert second["version"] == 2
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { file(id: $id) { size versions { id number size sha256 downloadUrl } } } }",
+        {"id": first["id"]},
+    )
+    versions = data["filestorage"]["file"]["versions"]
+    assert [v["number"] for v in versions] == [2, 1]
+    assert (await drive.download(versions[1]["downloadUrl"])).content == b"one"
+    restored = await drive.ok(
+        "mutation($v: ID!) { filestorageRestoreVersion(versionId: $v) { version size sha256 downloadUrl } }",
+        {"v": versions[1]["id"]},
+    )
+    assert restored["filestorageRestoreVersion"]["version"] == 3
+    assert restored["filestorageRestoreVersion"]["sha256"] == sha(b"one")
+    assert (
+        await drive.download(restored["filestorageRestoreVersion"]["downloadUrl"])
+    ).content == b"one"
+    # Every version's bytes count (3 + 4 + 3).
+    assert (await drive.usage())["usedBytes"] == 10
+
+
+async def test_copy_stores_the_content_again(drive, local_store):
+    file = await drive.upload("a.txt", b"abc")
+    folder = await drive.mkdir("F")
+    copy = "mutation($id: ID!, $to: ID, $n: String) { filestorageCopy(id: $id, folderId: $to, name: $n) { id name sha256 downloadUrl } }"
+    same_folder = (await drive.ok(copy, {"id": file["id"]}))["filestorageCopy"]
+    assert same_folder["name"] == "a (2).txt"
+    other = (await drive.ok(copy, {"id": file["id"], "to": folder}))["filestorageCopy"]
+    assert other["name"] == "a.txt"
+    assert (await drive.download(other["downloadUrl"])).content == b"abc"
+    assert (await drive.usage())["usedBytes"] == 9
+
+
+async def test_search_and_listing_are_bounded_queries(drive, local_store, count_queries):
+    folder = await drive.mkdir("Invoices")
+    for i in range(12):
+        await drive.upload(f"invoice-{i:02}.pdf", b"%PDF", folder)
+    query = """query($f: ID!) { filestorage {
+        files(folderId: $f) { id name size sha256 createdAt modifiedBy lockedBy downloadUrl }
+        search(name: "INVOICE-0") { name }
+    } }"""
+    with count_queries() as counter:
+        data = await drive.ok(query, {"f": folder})
+    assert len(data["filestorage"]["files"]) == 12
+    assert [f["name"] for f in data["filestorage"]["search"]] == [
+        f"invoice-{i:02}.pdf" for i in range(10)
+    ]
+    # Session, seat check, folder, files, search: a constant, whatever the number of files.
+    assert counter.count <= 8, counter.statements
+
+
+async def test_another_teams_ids_answer_not_found(drive, team_factory, make_drive, local_store):
+    """Tenant isolation: another team's id answers exactly like a missing one."""
+    folder = await drive.mkdir("Mine")
+    file = await drive.upload("mine.txt", b"mine", folder)
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { file(id: $id) { versions { id } } } }", {"id": file["id"]}
+    )
+    version = data["filestorage"]["file"]["versions"][0]["id"]
+    link = await drive.ok(
+        "mutation($i: CreateShareLinkInput!) { filestorageCreateShareLink(input: $i) { id } }",
+        {"i": {"fileId": file["id"]}},
+    )
+    link_id = link["filestorageCreateShareLink"]["id"]
+    other = make_drive((await team_factory.sign_up(["filestorage"])).admin.token)
+    cases = [
+        ("query($id: ID!) { filestorage { file(id: $id) { name } } }", {"id": file["id"]}),
+        ("query($id: ID!) { filestorage { folder(id: $id) { name } } }", {"id": folder}),
+        ("query($id: ID!) { filestorage { files(folderId: $id) { name } } }", {"id": folder}),
+        ("mutation($id: ID!) { filestorageDelete(id: $id) }", {"id": file["id"]}),
+        (
+            'mutation($id: ID!) { filestorageRename(id: $id, name: "x") { __typename } }',
+            {"id": folder},
+        ),
+        ("mutation($id: ID!) { filestorageMove(id: $id) { __typename } }", {"id": file["id"]}),
+        ("mutation($id: ID!) { filestorageCopy(id: $id) { id } }", {"id": file["id"]}),
+        ("mutation($id: ID!) { filestorageLock(id: $id) { id } }", {"id": file["id"]}),
+        (
+            "mutation($id: ID!) { filestorageRestoreVersion(versionId: $id) { id } }",
+            {"id": version},
+        ),
+        ("mutation($id: ID!) { filestorageRevokeShareLink(id: $id) { id } }", {"id": link_id}),
+        (
+            "mutation($i: CreateShareLinkInput!) { filestorageCreateShareLink(input: $i) { id } }",
+            {"i": {"fileId": file["id"]}},
+        ),
+        (
+            "mutation($i: CreateFolderInput!) { filestorageCreateFolder(input: $i) { id } }",
+            {"i": {"name": "x", "parentId": folder}},
+        ),
+    ]
+    for query, variables in cases:
+        error = await other.error(query, variables)
+        assert error["extensions"]["code"] == "NOT_FOUND", (query, error)
+    error = await other.upload_error("x.txt", b"x", folder)
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert await drive.names(folder) == ["mine.txt"]
+
+
+async def test_a_user_without_a_seat_is_refused(drive, team, team_factory, make_drive, local_store):
+    """R-ACC-3: GraphQL fields and download links alike."""
+    member = await team_factory.invite(team, [])
+    seatless = make_drive(member.token)
+    error = await seatless.error("{ filestorage { usage { usedBytes } } }")
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    error = await seatless.upload_error("b.txt", b"b")
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    # A member whose access ends: the link handed out before stops working at once.
+    colleague = make_drive((await team_factory.invite(team, ["filestorage"])).token)
+    url = (await colleague.upload("c.txt", b"c"))["downloadUrl"]
+    assert (await colleague.download(url)).status_code == 200
+    await drive.ok(
+        "mutation($u: ID!) { endAccessNow(userId: $u) { removalOn } }", {"u": team.members[-1].id}
+    )
+    assert (await colleague.download(url)).status_code == 403

@@ -1,0 +1,1 @@
+"""Billing: charges, invoices, payments, reminders, calendar billing, closure (R-BILL, R-CLOSE)."""

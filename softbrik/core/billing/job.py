@@ -1,0 +1,201 @@
+"""The billing job: all billing work that falls due, in order, done once (R-BILL-15, -17, -20, -21).
+
+A team's account moves through stages towards its next billing date B:
+
+    REMIND   at the start of B - 7 days: the review reminder (R-BILL-8, -17)
+    COMPOSE  at the start of B - 1 day: the draft renewal invoice (R-BILL-15)
+    RENEW    at the start of B: finalize, send and charge it (R-BILL-1); then B moves on
+             (or, at the closure's effective date, the team is closed instead: R-CLOSE-4)
+
+and open invoices are retried at the start of B + 1, 3 and 5 days (R-BILL-20). Each step runs in
+its own transaction with the account row locked (`SELECT … FOR UPDATE SKIP LOCKED` on
+PostgreSQL), re-reads the state under the lock, and commits the state change together with its
+effect. So two runs at once never do a step twice, and a run killed at any point leaves every
+step either done or not done: the next run picks up from there. A charge that reached the
+provider before a crash is asked again with the same idempotency key and answers the same
+(R-BILL-21). E-mails go out inside the step, so a crash before commit may send one twice but
+never skips one.
+
+`run_due` is what `softbrik billing run`, the periodic task in `softbrik serve` and
+`advanceTestClock` all call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from softbrik.core.accounts.models import Team
+from softbrik.core.accounts.seats import end_due_seats
+from softbrik.core.billing import service
+from softbrik.core.billing.models import BillingAccount, BillingStage, Invoice, InvoiceStatus
+from softbrik.core.clock import TestClock, to_utc
+from softbrik.core.errors import BadUserInput, DomainError, Forbidden
+from softbrik.core.runtime import Runtime
+
+log = logging.getLogger("softbrik.billing.job")
+BATCH = 500
+
+
+@dataclass
+class RunReport:
+    teams: int = 0
+    steps: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def _step(rt: Runtime, team_id: int, now: datetime) -> str | None:
+    """Do the team's earliest due piece of work, if any; its name, or None when nothing is due."""
+    async with in_transaction():
+        account = (
+            await BillingAccount.filter(team_id=team_id, next_run_at__lte=now)
+            .select_for_update(skip_locked=True)
+            .first()
+        )
+        if account is None:
+            return None
+        team = await Team.get(id=team_id)
+        retry = (
+            await Invoice.filter(
+                team_id=team_id, status=InvoiceStatus.OPEN, next_attempt_at__lte=now
+            )
+            .order_by("next_attempt_at", "id")
+            .first()
+        )
+        stage_at = service.stage_due(team, account)
+        billing_date = account.next_billing_date
+        done: str
+        if retry is not None and (
+            stage_at is None or stage_at > now or retry.next_attempt_at <= stage_at  # type: ignore[operator]
+        ):
+            await service.collect(rt, team, retry)
+            done = "retry"
+        elif stage_at is None or stage_at > now:
+            done = "reschedule"
+        elif account.stage == BillingStage.REMIND:
+            closing = account.closure_effective_on
+            if closing is None or billing_date < closing:
+                await service.send_reminder(rt, team, billing_date)
+            account.stage = BillingStage.COMPOSE
+            done = "reminder"
+        elif account.stage == BillingStage.COMPOSE:
+            closing = account.closure_effective_on
+            if closing is None or billing_date < closing:  # R-CLOSE-4: no renewal at closure
+                await service.compose_renewal(rt, team, billing_date)
+            account.stage = BillingStage.RENEW
+            done = "compose"
+        else:
+            closing = account.closure_effective_on
+            if closing is not None and billing_date >= closing:
+                await service.close_team(rt, team, account)
+                account.next_run_at = None
+                await account.save()
+                return "closure"
+            await service.renew(rt, team, billing_date)
+            account.next_billing_date = service.calendar_of(team).next_billing_date(billing_date)
+            account.stage = BillingStage.REMIND
+            done = "renewal"
+        team = await Team.get(id=team_id)
+        await service.reschedule(team, account)
+        return done
+
+
+async def run_team(rt: Runtime, team_id: int, now: datetime) -> int:
+    """Every step due for one team at `now`, in order; the number done."""
+    steps = 0
+    while True:
+        done = await _step(rt, team_id, now)
+        if done is None:
+            return steps
+        steps += 1
+        if done == "closure":
+            return steps
+
+
+async def run_due(
+    rt: Runtime,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """Do all billing work due at `now` (default: the clock's), team by team in id order.
+
+    `progress(done, total)` is called after each team. One team's failure is logged and the
+    others go on; its work stays due for the next run.
+    """
+    now = to_utc(now or rt.clock.now())
+    report = RunReport()
+    total = await BillingAccount.filter(next_run_at__lte=now).count()
+    last = 0
+    while True:
+        ids = await (
+            BillingAccount.filter(next_run_at__lte=now, team_id__gt=last)
+            .order_by("team_id")
+            .limit(BATCH)
+            .values_list("team_id", flat=True)
+        )
+        if not ids:
+            break
+        for team_id in ids:
+            last = int(team_id)  # type: ignore[call-overload]
+            try:
+                report.steps += await run_team(rt, last, now)
+            except DomainError as exc:
+                log.warning("billing step failed", extra={"team_id": last, "error": exc.message})
+                report.failures.append((last, exc.message))
+            except Exception as exc:
+                log.exception("billing step failed", extra={"team_id": last})
+                report.failures.append((last, repr(exc)))
+            report.teams += 1
+            if progress is not None:
+                progress(report.teams, max(total, report.teams))
+    if report.steps or report.failures:
+        log.info(
+            "billing run",
+            extra={"teams": report.teams, "steps": report.steps, "failures": len(report.failures)},
+        )
+    return report
+
+
+async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
+    """Move the test clock to `to`, doing every piece of billing work due on the way, in order,
+    as if the server had been running all along (API.md, advanceTestClock); seat removals that
+    take effect on the way are told too (`end_due_seats`)."""
+    clock = rt.clock
+    if not rt.settings.test_clock or not isinstance(clock, TestClock):
+        raise Forbidden("The test clock is not enabled on this deployment.")
+    to = to_utc(to)
+    if to < clock.now():
+        raise BadUserInput("The test clock only moves forward.", field="to")
+    failed: set[int] = set()
+    while True:
+        account = (
+            await BillingAccount.filter(next_run_at__lte=to)
+            .exclude(team_id__in=failed or [0])
+            .order_by("next_run_at", "team_id")
+            .first()
+        )
+        if account is None or account.next_run_at is None:
+            break
+        moment = max(to_utc(account.next_run_at), clock.now())
+        clock.advance(moment)
+        report = await run_due(rt, moment)
+        await end_due_seats(rt)  # SEAT_REMOVED for removals that took effect on the way
+        # Work that fails (a payment provider down) stays due; don't spin on it.
+        failed.update(team_id for team_id, _ in report.failures)
+        if report.steps == 0 and not report.failures:
+            break
+    moved = clock.advance(to)
+    await end_due_seats(rt)
+    return moved
+
+
+async def billing_job(rt: Runtime) -> int:
+    """The periodic job (`softbrik serve`'s lifespan): `run_due` now; the steps done."""
+    return (await run_due(rt)).steps
+
+
+__all__ = ["RunReport", "advance_test_clock", "billing_job", "run_due", "run_team"]

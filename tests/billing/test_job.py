@@ -1,0 +1,157 @@
+"""The billing job: done once, whatever happens (R-BILL-21).
+
+Two runs at once never charge twice or skip anything; a run killed mid-way and started again
+finishes the work without charging twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from softbrik.core.billing.job import run_due
+from softbrik.core.billing.models import BillingAccount, Invoice, PaymentAttempt
+from softbrik.core.payments import LocalGateway
+from tests.billing.helpers import ASSIGN, advance, at, charges, invoices
+
+
+@dataclass
+class KilledAfterCharge:
+    """Fault injection: the `n`-th charge reaches the provider, then the run dies before it
+    can record anything, as a killed process would."""
+
+    real: LocalGateway
+    n: int
+    calls: int = 0
+
+    async def charge(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        result = await self.real.charge(**kwargs)
+        if self.calls == self.n:
+            raise asyncio.CancelledError("killed")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def sign_up_teams(team_factory, count: int) -> list[Any]:
+    return [await team_factory.sign_up(["notes"]) for _ in range(count)]
+
+
+async def test_a_run_killed_mid_way_resumes_without_charging_twice(
+    gql, team_factory, softbrik_app, clock
+):
+    """R-BILL-21: killed after the provider charged team 2 but before the run recorded it; the
+    next run asks the provider with the same idempotency key and gets the same charge back."""
+    rt = softbrik_app.state.rt
+    teams = await sign_up_teams(team_factory, 4)
+    await advance(gql, at("2026-02-11", 12))  # reminders and drafts done
+    real = rt.gateway
+    clock.advance(at("2026-02-12", 12))
+    rt.gateway = KilledAfterCharge(real, n=2)
+    try:
+        run = asyncio.create_task(run_due(rt))
+        try:
+            await run
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the run should have been killed")
+    finally:
+        rt.gateway = real
+    assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 1
+    provider_charges = len(charges(softbrik_app))
+    assert provider_charges == 4 + 2  # sign-ups, team 1 and the lost one of team 2
+
+    report = await run_due(rt)
+    assert report.failures == []
+    assert len(charges(softbrik_app)) == provider_charges + 2  # teams 3 and 4 only
+    renewals = await Invoice.filter(kind="RENEWAL").order_by("team_id")
+    assert [i.status for i in renewals] == ["PAID"] * 4
+    assert [i.number for i in await Invoice.all().order_by("sequence")] == [
+        f"SB-{n:06d}" for n in range(1, 9)
+    ]
+    for team in teams:
+        found = await invoices(gql, team.admin.token)
+        assert [i["kind"] for i in found] == ["SIGN_UP", "RENEWAL"]
+    assert await PaymentAttempt.filter(succeeded=True).count() == 8
+    # Team 2's charge is the one the provider made before the kill.
+    second = await PaymentAttempt.get(invoice_id=renewals[1].id)
+    assert second.charge_id == charges(softbrik_app)[5].id
+    assert (await run_due(rt)).steps == 0
+
+
+async def test_two_runs_at_once_do_each_step_once(gql, team_factory, softbrik_app, clock):
+    """R-BILL-21: two workers at once (on PostgreSQL with row locks skipped, not waited on)
+    share the work; every step is done once and every team charged once."""
+    rt = softbrik_app.state.rt
+    await sign_up_teams(team_factory, 6)
+    clock.advance(at("2026-02-12", 12))
+    first, second = await asyncio.gather(run_due(rt), run_due(rt))
+    assert first.failures == second.failures == []
+    # reminder, composition and renewal for each of the 6 teams
+    assert first.steps + second.steps == 18
+    assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 6
+    assert await PaymentAttempt.all().count() == 12
+    assert len(charges(softbrik_app)) == 12
+    sequences = await Invoice.all().order_by("sequence").values_list("sequence", flat=True)
+    assert sequences == list(range(1, 13))
+    accounts = await BillingAccount.all().values_list("next_billing_date", flat=True)
+    assert {day.isoformat() for day in accounts} == {"2026-03-12"}
+
+
+async def test_simultaneous_seat_additions(gql, team_factory, softbrik_app):
+    """R-BILL-5, R-BILL-21: the same seat added twice at once is added and charged once; two
+    different seats at once are both charged, with gapless numbers (R-BILL-18)."""
+    team = await team_factory.sign_up(["notes"])
+    a = await team_factory.invite(team)
+    b = await team_factory.invite(team)
+    before = len(charges(softbrik_app))
+    same = await asyncio.gather(
+        *(gql.execute(ASSIGN, {"u": a.id, "b": "notes"}, token=team.admin.token) for _ in range(2))
+    )
+    errors = [r["errors"][0]["extensions"]["code"] for r in same if r.get("errors")]
+    assert errors == ["CONFLICT"]
+    assert len(charges(softbrik_app)) == before + 1
+    await gql.ok(
+        "mutation($u: ID!) { endAccessNow(userId: $u) { removalOn } }",
+        {"u": a.id},
+        token=team.admin.token,
+    )
+    c = await team_factory.invite(team)
+    both = await asyncio.gather(
+        gql.execute(ASSIGN, {"u": b.id, "b": "notes"}, token=team.admin.token),
+        gql.execute(ASSIGN, {"u": c.id, "b": "notes"}, token=team.admin.token),
+    )
+    assert [r.get("errors") for r in both] == [None, None]
+    assert len(charges(softbrik_app)) == before + 3
+    numbers = [i["number"] for i in await invoices(gql, team.admin.token)]
+    assert numbers == [f"SB-{n:06d}" for n in range(1, 5)]
+
+
+def test_billing_run_from_the_command_line(tmp_path):
+    """`softbrik billing run` (for cron) does the due work and reports it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SOFTBRIK_")},
+        "SOFTBRIK_DATA_DIR": str(tmp_path),
+    }
+
+    def softbrik(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "softbrik", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert softbrik("migrate").returncode == 0
+    done = softbrik("billing", "run")
+    assert done.returncode == 0, done.stderr
+    assert "0 teams, 0 steps, 0 failures" in done.stderr

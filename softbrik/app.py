@@ -89,9 +89,15 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
 
     every = rt.settings.due_work_interval_seconds
     return [
-        asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
-        asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
-        asyncio.create_task(run_every("billing", billing_job, rt, every)),
+        asyncio.create_task(
+            run_every("end_due_seats", end_due_seats, rt, every), name="softbrik:job:seats"
+        ),
+        asyncio.create_task(
+            run_every("prune_events", prune_events, rt, every), name="softbrik:job:prune"
+        ),
+        asyncio.create_task(
+            run_every("billing", billing_job, rt, every), name="softbrik:job:billing"
+        ),
     ]
 
 

@@ -481,12 +481,24 @@ class TeamFactory:
         return member
 
 
+BACKGROUND_TASK_PREFIX = "softbrik:"
+"""Tasks the server runs on its own are named with this prefix; `count_queries` skips them."""
+
+
 class QueryCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        import asyncio
+
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        if task is not None and task.get_name().startswith(BACKGROUND_TASK_PREFIX):
+            return  # the server's own background work (event relay, jobs), not the request's
         message = record.getMessage()
         if message.startswith(("Created connection pool", "Closed connection pool")):
             return

@@ -182,7 +182,7 @@ class RedisBroker:
 
         self._redis = redis.Redis.from_url(self.url)
         self._subscribed = asyncio.Event()
-        self._listener = asyncio.create_task(self._listen())
+        self._listener = asyncio.create_task(self._listen(), name="softbrik:redis")
         try:
             await asyncio.wait_for(self._subscribed.wait(), 10)
         except TimeoutError:

@@ -69,7 +69,7 @@ class BrikDelivery:
         await self.ensure_cursors()
         self._inbox = self.hub.open(None)
         self._stopping = False
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="softbrik:delivery")
 
     def _ask_to_stop(self) -> None:
         self._stopping = True

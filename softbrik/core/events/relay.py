@@ -88,7 +88,7 @@ class Relay:
             self._listener = await asyncpg.connect(dsn)
             await self._listener.add_listener(event_log.NOTIFY_CHANNEL, self._notified)
         self._stopping = False
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="softbrik:relay")
 
     async def stop(self) -> None:
         if self._stop_hearing is not None:

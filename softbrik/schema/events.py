@@ -11,8 +11,15 @@ from strawberry.types import Info
 
 from softbrik.core.events import service
 from softbrik.plugin import DomainEvent
+from softbrik.schema.billing import Invoice
 from softbrik.schema.context import Context
 from softbrik.schema.ids import decode_id, encode_id
+from softbrik.schema.node import LOADERS
+
+
+async def load_node(ctx: Context, type_name: str, pk: int) -> Any:
+    """A node of the caller's team by primary key (None when missing or another team's)."""
+    return await LOADERS[type_name](ctx, pk)
 
 
 @strawberry.type(description="Something that happened to the team's billing.")
@@ -29,6 +36,12 @@ class BillingEvent:
     amount_cents: int | None
     message: str
     invoice_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The invoice the event is about, if any.")
+    async def invoice(self, info: Info[Context, Any]) -> Invoice | None:
+        if self.invoice_id is None:
+            return None
+        return await load_node(info.context, "Invoice", self.invoice_id)
 
     @classmethod
     def of(cls, event: DomainEvent) -> BillingEvent:

@@ -238,3 +238,18 @@ async def test_the_server_pings_to_keep_the_connection_alive(
         await asyncio.wait_for(conn.pinged.wait(), 10)
         assert conn.pings_received >= 1
         await conn.ping()  # and answers ours
+
+
+async def test_a_billing_event_links_its_invoice(gql, team_factory, subscriptions):
+    team = await team_factory.sign_up()
+    member = await team_factory.invite(team)
+    query = "subscription { billingEvents { type amountCents invoice { number totalCents } } }"
+    async with subscriptions(team.admin.token) as conn:
+        sub = await conn.subscribe(query)
+        await conn.ping()
+        await gql.ok(ASSIGN, {"u": member.id, "b": "notes"}, token=team.admin.token)
+        got = [(await sub.next())["billingEvents"] for _ in range(3)]
+    finalized = next(e for e in got if e["type"] == "INVOICE_FINALIZED")
+    assert finalized["invoice"]["totalCents"] == finalized["amountCents"] > 0
+    seat = next(e for e in got if e["type"] == "SEAT_ADDED")
+    assert seat["invoice"] is None

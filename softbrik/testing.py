@@ -10,6 +10,7 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `outbox`: the e-mails the app sent.
 - `subscriptions`: graphql-transport-ws connections to the app (`Subscriptions`), for
   subscriptions; `events_settled`: waits until every event is published and handled.
+- `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
 - `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
   `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
@@ -606,6 +607,8 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway
 
+    if rt.vault is not None:  # a key cached for a team id of an earlier test
+        rt.vault.forget_cached_keys()
     if isinstance(rt.gateway, LocalGateway):
         rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
@@ -676,6 +679,12 @@ def team_factory(gql: GraphQLClient, softbrik_app: Any) -> TeamFactory:
 @pytest.fixture
 def clock(softbrik_app: Any) -> Any:
     return softbrik_app.state.rt.clock
+
+
+@pytest.fixture
+def platform(softbrik_app: Any, softbrik_reset: None) -> Any:
+    """The `Platform` the app gives its Briks (clock, events, keys), on a reset database."""
+    return softbrik_app.state.rt.extras["platform"]
 
 
 @pytest.fixture

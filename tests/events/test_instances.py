@@ -27,14 +27,15 @@ ASSIGN = "mutation($u: ID!, $b: String!) { assignBrik(userId: $u, brik: $b) { id
 BILLING_EVENTS = "subscription { billingEvents { id type message } }"
 
 
-def start_server(env):
+def start_server(env, log):
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "softbrik", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # a file, not a pipe nobody reads: a full pipe stalls a server
+        process = subprocess.Popen(
+            [sys.executable, "-m", "softbrik", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -46,8 +47,7 @@ def start_server(env):
             break
         time.sleep(0.1)
     process.terminate()
-    output = process.stdout.read().decode() if process.stdout else ""
-    pytest.fail(f"server did not become ready:\n{output[-3000:]}")
+    pytest.fail(f"server did not become ready:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -76,12 +76,15 @@ async def two_servers(tmp_path):
             check=True,
             capture_output=True,
         )
-        first, first_url = await asyncio.to_thread(start_server, env)
+        first, first_url = await asyncio.to_thread(start_server, env, tmp_path / "first.log")
         processes.append(first)
-        second, second_url = await asyncio.to_thread(start_server, env)
+        second, second_url = await asyncio.to_thread(start_server, env, tmp_path / "second.log")
         processes.append(second)
         yield first_url, second_url
     finally:
+        for name in ("first.log", "second.log"):
+            if (tmp_path / name).exists():  # shown when the test fails
+                print(f"--- {name}\n{(tmp_path / name).read_text()[-5000:]}")
         for process in processes:
             process.terminate()
         for process in processes:

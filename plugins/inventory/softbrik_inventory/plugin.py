@@ -148,5 +148,16 @@ async def softbrik_insights(team_id: int, since: datetime, platform: Platform) -
 
 
 @hookimpl
+async def softbrik_export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
+    """Products, locations, stock and the ledger as the CSV files the import reads."""
+    from softbrik_inventory import csvio
+
+    return {
+        f"inventory/{kind.value}.csv": (await csvio.export_text(team_id, kind)).encode()
+        for kind in csvio.Kind
+    }
+
+
+@hookimpl
 async def softbrik_delete_team(team_id: int, platform: Platform) -> None:
     await service.delete_team(team_id)

@@ -14,8 +14,8 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from softbrik.plugin import Forbidden, brik_context
-from softbrik_inventory import service
+from softbrik.plugin import BadUserInput, Forbidden, brik_context
+from softbrik_inventory import csvio, service
 from softbrik_inventory.models import Balance as BalanceRow
 from softbrik_inventory.models import CountLine as CountLineRow
 from softbrik_inventory.models import Location as LocationRow
@@ -384,6 +384,39 @@ class LedgerDifference:
     balance: int
 
 
+@strawberry.enum
+class CsvKind(Enum):
+    PRODUCTS = "products"
+    LOCATIONS = "locations"
+    STOCK = "stock"
+    LEDGER = "ledger"
+
+
+@strawberry.type(name="ImportRowError")
+class ImportError_:
+    row: int = strawberry.field(description="The line in the file; the header is line 1.")
+    column: str
+    message: str
+
+
+@strawberry.type
+class ImportReport:
+    kind: CsvKind
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    error_count: int
+    errors: list[ImportError_]
+
+
+@strawberry.input
+class ImportInput:
+    kind: CsvKind
+    csv: str = strawberry.field(description="UTF-8 CSV with a header; comma or semicolon.")
+    dry_run: bool = True
+
+
 @strawberry.type
 class InventorySettings:
     allow_negative: bool
@@ -536,6 +569,12 @@ class InventoryQuery:
     async def settings(self, info: Info[Any, Any]) -> InventorySettings:
         row = await service.team_settings(team(info))
         return InventorySettings(allow_negative=row.allow_negative)
+
+    @strawberry.field(description="CSV of one kind, as `inventoryImport` reads it again.")
+    async def export(self, info: Info[Any, Any], kind: CsvKind, delimiter: str = ",") -> str:
+        if delimiter not in (",", ";"):
+            raise BadUserInput("delimiter must be , or ;", field="delimiter")
+        return await csvio.export_text(team(info), csvio.Kind(kind.value), delimiter)
 
     @strawberry.field(description="Balances that differ from the sum of the ledger (none).")
     async def verify(self, info: Info[Any, Any]) -> list[LedgerDifference]:
@@ -841,6 +880,30 @@ class InventoryMutation:
             actor_id=ctx.user_id,
         )
         return StockCount(row=row, line_rows=await service.count_lines(row))
+
+    @strawberry.mutation(description="Import CSV: a dry run lists every error; else all or none.")
+    async def inventory_import(self, info: Info[Any, Any], input: ImportInput) -> ImportReport:
+        ctx = brik_context(info)
+        text = input.csv
+        report = await csvio.import_csv(
+            ctx.platform,
+            ctx.team_id,
+            input.kind.value,
+            lambda: text.splitlines(keepends=True),
+            dry_run=input.dry_run,
+            actor_id=ctx.user_id,
+        )
+        return ImportReport(
+            kind=input.kind,
+            dry_run=report.dry_run,
+            rows=report.rows,
+            created=report.created,
+            updated=report.updated,
+            error_count=report.error_count,
+            errors=[
+                ImportError_(row=e.row, column=e.column, message=e.message) for e in report.errors
+            ],
+        )
 
     @strawberry.mutation(description="Let internal locations go below zero (admins only).")
     async def inventory_set_allow_negative(

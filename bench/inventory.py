@@ -94,48 +94,53 @@ async def timed(workers: int, count: int, step: Callable[[int], Awaitable[Any]])
 
 
 async def movements(platform: Any, moves: int, workers: int) -> list[tuple[str, float, float]]:
+    return [
+        await movement_case(platform, moves, workers, contention) for contention in (False, True)
+    ]
+
+
+async def movement_case(
+    platform: Any, moves: int, workers: int, contention: bool
+) -> tuple[str, float, float]:
     from softbrik_inventory import service
     from softbrik_inventory.models import LocationKind, Movement, MovementKind
 
-    results = []
-    for contention in (False, True):
-        team_id = await new_team(platform)
-        main = await service.create_location(platform, team_id, "Main")
-        shelf = await service.create_location(platform, team_id, "Shelf")
-        virtual = await service.virtual_locations(platform, team_id)
-        products = [
-            await service.create_product(platform, team_id, sku=f"B-{i}", name="Bench")
-            for i in range(1 if contention else workers)
-        ]
-        for p in products:
-            await service.receive_stock(platform, team_id, p.id, main.id, moves * 2)
+    team_id = await new_team(platform)
+    main = await service.create_location(platform, team_id, "Main")
+    shelf = await service.create_location(platform, team_id, "Shelf")
+    virtual = await service.virtual_locations(platform, team_id)
+    products = [
+        await service.create_product(platform, team_id, sku=f"B-{i}", name="Bench")
+        for i in range(1 if contention else workers)
+    ]
+    for p in products:
+        await service.receive_stock(platform, team_id, p.id, main.id, moves * 2)
 
-        def product(i: int) -> Any:
-            return products[i % len(products)]
+    def product(i: int) -> Any:
+        return products[i % len(products)]
 
-        async def baseline(i: int) -> None:
-            async with in_transaction():
-                await Movement.create(
-                    team_id=team_id,
-                    product_id=product(i).id,
-                    from_location_id=main.id,
-                    to_location_id=virtual[LocationKind.CUSTOMER].id,
-                    quantity=1,
-                    kind=MovementKind.SHIPMENT,
-                    posted_at=platform.now(),
-                )
+    async def baseline(i: int) -> None:
+        async with in_transaction():
+            await Movement.create(
+                team_id=team_id,
+                product_id=product(i).id,
+                from_location_id=main.id,
+                to_location_id=virtual[LocationKind.CUSTOMER].id,
+                quantity=1,
+                kind=MovementKind.SHIPMENT,
+                posted_at=platform.now(),
+            )
 
-        async def ledger(i: int) -> None:
-            if i % 2:
-                await service.ship_stock(platform, team_id, product(i).id, main.id, 1)
-            else:
-                await service.transfer_stock(platform, team_id, product(i).id, main.id, shelf.id, 1)
+    async def ledger(i: int) -> None:
+        if i % 2:
+            await service.ship_stock(platform, team_id, product(i).id, main.id, 1)
+        else:
+            await service.transfer_stock(platform, team_id, product(i).id, main.id, shelf.id, 1)
 
-        base_rate = await timed(workers, moves, baseline)
-        rate = await timed(workers, moves, ledger)
-        label = f"{workers} workers, " + ("one product" if contention else "own products")
-        results.append((label, rate, base_rate))
-    return results
+    base_rate = await timed(workers, moves, baseline)
+    rate = await timed(workers, moves, ledger)
+    label = f"{workers} workers, " + ("one product" if contention else "own products")
+    return label, rate, base_rate
 
 
 def product_csv(path: Path, rows: int) -> None:

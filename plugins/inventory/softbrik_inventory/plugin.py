@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from softbrik.plugin import (
-    BrikContext,
     BrikManifest,
     BrikSchema,
     Insight,
@@ -45,18 +44,17 @@ def softbrik_brik() -> BrikManifest:
 
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    from softbrik_inventory.schema import InventoryMutation, InventoryQuery
+    from softbrik_inventory.schema import (
+        InventoryMutation,
+        InventoryQuery,
+        InventorySubscription,
+    )
 
-    return BrikSchema(query=InventoryQuery, mutations=[InventoryMutation])
-
-
-@hookimpl
-def softbrik_context(context: BrikContext) -> dict[str, Any] | None:
-    if context.brik != "inventory":
-        return None
-    from softbrik_inventory.schema import totals_loader
-
-    return {"inventory_totals": totals_loader(context.team_id)}
+    return BrikSchema(
+        query=InventoryQuery,
+        mutations=[InventoryMutation],
+        subscriptions=[InventorySubscription],
+    )
 
 
 async def run_verify(platform: Platform, team_id: int | None = None) -> list[service.Difference]:
@@ -145,6 +143,17 @@ async def softbrik_insights(team_id: int, since: datetime, platform: Platform) -
         )
         for s in await service.reorder_suggestions(team_id)
     ]
+
+
+@hookimpl
+async def softbrik_export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
+    """Products, locations, stock and the ledger as the CSV files the import reads."""
+    from softbrik_inventory import csvio
+
+    return {
+        f"inventory/{kind.value}.csv": (await csvio.export_text(team_id, kind)).encode()
+        for kind in csvio.Kind
+    }
 
 
 @hookimpl

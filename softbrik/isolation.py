@@ -163,6 +163,10 @@ def id_fields(schema: Any) -> list[str]:
         if isinstance(gtype, GraphQLObjectType | GraphQLInterfaceType):
             if isinstance(gtype, GraphQLInterfaceType):
                 continue  # covered through the object types that implement it
+            if gtype is schema.subscription_type:
+                # Not yet covered: subscriptions run over WebSocket, which the cases do not
+                # speak yet (known gap; see the security section of the README).
+                continue
             for field_name, gfield in gtype.fields.items():
                 for arg_name, arg in gfield.args.items():
                     if is_id(arg.type):

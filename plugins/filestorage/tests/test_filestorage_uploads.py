@@ -131,6 +131,10 @@ async def test_an_upload_interrupted_at_every_stage_leaves_nothing(
     clock.advance(clock.now() + timedelta(hours=2))
     assert await service.cleanup_uploads(platform) == 3
     await nothing_left(drive, blob_store)
+    status = "query($id: ID!) { filestorage { upload(id: $id) { status } } }"
+    for upload in (started_only, some, all_sent, aborted):
+        data = await drive.ok(status, {"id": upload["id"]})
+        assert data["filestorage"]["upload"]["status"] == "ABORTED"
     # A late chunk or completion of an expired upload is refused.
     body = await drive.chunk(some["id"], 0, DATA[:CHUNK])
     assert body["errors"][0]["extensions"]["code"] == "CONFLICT"

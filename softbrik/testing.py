@@ -8,6 +8,7 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `team_factory`: signs up teams and invites members through GraphQL alone.
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
+- `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
 - `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
   `softbrik_app.state.rt.blobs` when a Brik's tests run on both.
@@ -432,6 +433,12 @@ def team_factory(gql: GraphQLClient, softbrik_app: Any) -> TeamFactory:
 @pytest.fixture
 def clock(softbrik_app: Any) -> Any:
     return softbrik_app.state.rt.clock
+
+
+@pytest.fixture
+def platform(softbrik_app: Any, softbrik_reset: None) -> Any:
+    """The `Platform` the app gives its Briks (clock, events, keys), on a reset database."""
+    return softbrik_app.state.rt.extras["platform"]
 
 
 @pytest.fixture

@@ -4,10 +4,14 @@ of an interrupted upload leaves bytes counted or stored; parallel uploads never 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from datetime import timedelta
 
-from conftest import sha
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 DATA = os.urandom(100_000)
 CHUNK = 32 * 1024  # four chunks: 3 full ones and 1 of 1696 bytes

@@ -228,8 +228,17 @@ def create_app(
             headers={"content-disposition": f'inline; filename="{invoice.number}.pdf"'},
         )
 
+    async def stripe_webhook(request: Request) -> Response:
+        from softbrik.core.billing.webhooks import handle_stripe_webhook
+
+        status, body = await handle_stripe_webhook(
+            rt, await request.body(), request.headers.get("stripe-signature", "")
+        )
+        return JSONResponse(body, status_code=status)
+
     routes: list[Any] = [
         Route("/healthz", healthz),
+        Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
         Route("/graphql", view, methods=["GET", "POST"]),

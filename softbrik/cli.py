@@ -279,3 +279,17 @@ def billing_run(quiet: bool) -> None:
         console.print(f"[red]team {team_id}:[/red] {message}")
     if report.failures:
         raise SystemExit(1)
+
+
+@billing.command("credit-note")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why the invoice is credited (on the note).")
+def billing_credit_note(number: str, reason: str) -> None:
+    """Credit a finalized invoice in full with a credit note of its own number (R-BILL-18)."""
+    from softbrik.core.billing.service import issue_credit_note
+
+    async def work(rt: Any) -> Any:
+        return await issue_credit_note(rt, number, reason)
+
+    note = run_with_runtime(work)
+    console.print(f"[green]credit note {note.number} credits {number}[/green]")

@@ -401,6 +401,8 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway
 
+    if rt.vault is not None:  # a key cached for a team id of an earlier test
+        rt.vault.forget_cached_keys()
     if isinstance(rt.gateway, LocalGateway):
         rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)

@@ -63,6 +63,7 @@ class User(Model):
 
     class Meta:
         table = "user"
+        indexes = (("team_id",),)
 
 
 class Session(Model):
@@ -81,6 +82,7 @@ class Session(Model):
 
     class Meta:
         table = "session"
+        indexes = (("user_id",),)
 
 
 class Invitation(Model):
@@ -102,6 +104,7 @@ class Invitation(Model):
 
     class Meta:
         table = "invitation"
+        indexes = (("team_id",),)
 
 
 class Seat(Model):
@@ -126,7 +129,7 @@ class Seat(Model):
 
     class Meta:
         table = "seat"
-        indexes = (("team_id", "brik"),)
+        indexes = (("team_id", "brik"), ("user_id",))
 
 
 class LoginAttempt(Model):

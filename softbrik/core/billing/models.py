@@ -110,6 +110,7 @@ class InvoiceLine(Model):
 
     class Meta:
         table = "invoice_line"
+        indexes = (("invoice_id",),)
 
 
 class InvoiceCounter(Model):

@@ -255,7 +255,8 @@ async def _charge(rt: Runtime, team: Team, invoice: Invoice) -> PaymentAttempt:
     return attempt
 
 
-async def _paid(rt: Runtime, invoice: Invoice) -> None:
+async def mark_paid(rt: Runtime, invoice: Invoice) -> None:
+    """An invoice is paid (R-BILL-20 lifts a suspension once nothing is left open)."""
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = rt.clock.now()
     invoice.next_attempt_at = None
@@ -350,7 +351,7 @@ async def bill_at_once(
             reason="card_declined",
         )
     await finalize(rt, invoice)
-    await _paid(rt, invoice)
+    await mark_paid(rt, invoice)
     await send_invoice(rt, invoice, emails)
     return invoice
 
@@ -448,7 +449,7 @@ async def collect(rt: Runtime, team: Team, invoice: Invoice) -> bool:
     (R-BILL-20). True when paid."""
     attempt = await _charge(rt, team, invoice)
     if attempt.succeeded:
-        await _paid(rt, invoice)
+        await mark_paid(rt, invoice)
         await refresh_status(team)
         return True
     now = rt.clock.now()
@@ -823,6 +824,10 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
     await Invitation.filter(team_id=team.id).delete()
     await Seat.filter(team_id=team.id).delete()
     await User.filter(team_id=team.id).delete()
+    if rt.blobs is not None:  # whatever a Brik's hook left under the team's prefix
+        await rt.blobs.delete_prefix(f"team/{int(team.id)}/")
+    if rt.vault is not None:  # its keys destroyed (R-CLOSE-4), cached copies too
+        await rt.vault.destroy(team.id)
     await TeamKey.filter(team_id=team.id).delete()
     await Event.filter(team_id=team.id).delete()
     closed_on = account.closure_effective_on
@@ -852,3 +857,79 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
             "account_closed", team.language, team_name=team.name, closed_on=closed_on
         )
         await rt.mailer.send(Message(to=emails, subject=subject, text=text))
+
+
+# --- credit notes ---------------------------------------------------------------------------------
+
+
+async def issue_credit_note(rt: Runtime, number: str, reason: str) -> Invoice:
+    """R-BILL-18: a finalized invoice never changes; a correction is a credit note with its own
+    number that references it. Credits the whole invoice; an unpaid one is voided too."""
+    reason = reason.strip()
+    if not reason:
+        raise BadUserInput("Say why the invoice is credited.", field="reason")
+    async with in_transaction():
+        original = await Invoice.filter(number=number).select_for_update().first()
+        if original is None or original.kind == InvoiceKind.CREDIT_NOTE:
+            raise NotFound("No such invoice.", field="number")
+        key = f"credit:{original.key}"
+        if await Invoice.filter(key=key).exists():
+            raise Conflict(f"Invoice {number} is credited already.")
+        lines = await InvoiceLine.filter(invoice_id=original.id).order_by("id")
+        now = rt.clock.now()
+        note = await Invoice.create(
+            team_id=original.team_id,
+            key=key,
+            kind=InvoiceKind.CREDIT_NOTE,
+            status=InvoiceStatus.PAID,
+            period_start=original.period_start,
+            period_end=original.period_end,
+            currency=original.currency,
+            subtotal_cents=-original.subtotal_cents,
+            vat_rate=original.vat_rate,
+            vat_cents=-original.vat_cents,
+            total_cents=-original.total_cents,
+            reverse_charge=original.reverse_charge,
+            buyer_name=original.buyer_name,
+            buyer_address=original.buyer_address,
+            buyer_country=original.buyer_country,
+            buyer_vat_number=original.buyer_vat_number,
+            buyer_email=original.buyer_email,
+            language=original.language,
+            credit_for_id=original.id,
+            note=reason,
+            created_at=now,
+            paid_at=now,
+        )
+        await InvoiceLine.bulk_create(
+            [
+                InvoiceLine(
+                    invoice_id=note.id,
+                    description=line.description,
+                    brik=line.brik,
+                    user_id=line.user_id,
+                    user_name=line.user_name,
+                    quantity=line.quantity,
+                    unit_cents=line.unit_cents,
+                    amount_cents=-line.amount_cents,
+                    period_start=line.period_start,
+                    period_end=line.period_end,
+                )
+                for line in lines
+            ]
+        )
+        await finalize(rt, note)
+        note.status = InvoiceStatus.PAID
+        await note.save(update_fields=["status"])
+        if original.status == InvoiceStatus.OPEN:
+            original.status = InvoiceStatus.VOID
+            original.next_attempt_at = None
+            await original.save(update_fields=["status", "next_attempt_at"])
+        team = await Team.get(id=original.team_id)
+        await refresh_status(team)
+        account = await BillingAccount.get_or_none(team_id=team.id)
+        if account is not None and account.stage != BillingStage.DONE:
+            await reschedule(team, account)
+    if note.buyer_email:
+        await send_invoice(rt, note, [note.buyer_email])
+    return note

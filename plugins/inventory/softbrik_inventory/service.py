@@ -841,6 +841,14 @@ async def reverse_movement(
         return replayed
 
 
+async def _check_filters(team_id: int, product_id: int | None, location_id: int | None) -> None:
+    """A filter naming another team's (or no) product or location is NOT_FOUND, not empty."""
+    if product_id is not None:
+        await get_product(team_id, product_id, "productId")
+    if location_id is not None:
+        await get_location(team_id, location_id, "locationId")
+
+
 async def list_movements(
     team_id: int,
     first: int | None = None,
@@ -850,6 +858,7 @@ async def list_movements(
     location_id: int | None = None,
     kind: str | None = None,
 ) -> Page:
+    await _check_filters(team_id, product_id, location_id)
     query = Movement.filter(team_id=team_id).select_related(
         "product", "from_location", "to_location"
     )
@@ -883,6 +892,7 @@ async def list_balances(
     include_virtual: bool = False,
     include_empty: bool = False,
 ) -> Page:
+    await _check_filters(team_id, product_id, location_id)
     query = Balance.filter(team_id=team_id).select_related("product", "location")
     if not include_virtual:
         query = query.filter(internal=True)
@@ -1004,6 +1014,7 @@ async def list_reservations(
     product_id: int | None = None,
     status: str | None = None,
 ) -> Page:
+    await _check_filters(team_id, product_id, None)
     query = Reservation.filter(team_id=team_id).select_related("product", "location")
     if product_id is not None:
         query = query.filter(product_id=product_id)
@@ -1123,6 +1134,10 @@ async def get_count(team_id: int, count_id: int) -> StockCount:
         StockCount.filter(team_id=team_id, id=count_id), "count", "countId"
     )
     return count
+
+
+async def count_lines(count: StockCount) -> list[CountLine]:
+    return list(await CountLine.filter(count_id=count.id).order_by("id"))
 
 
 # --- reorder suggestions --------------------------------------------------------------------

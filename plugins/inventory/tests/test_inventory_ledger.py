@@ -256,3 +256,34 @@ async def test_deleting_a_team_removes_every_row_and_can_run_again(platform, tea
         models.CountLine,
     ):
         assert await model.filter(team_id=t).count() == 0
+
+
+async def test_the_scheduled_check_records_a_mismatch_event(platform, team, stock):
+    from softbrik_inventory.plugin import run_verify
+
+    t = team.team_id
+    await service.receive_stock(platform, t, stock.product.id, stock.main.id, 4)
+    assert await run_verify(platform) == []
+    assert await events(t, "INVENTORY_LEDGER_MISMATCH") == []
+    await Balance.filter(team_id=t, location_id=stock.main.id).update(reserved=1)
+    found = await run_verify(platform)
+    assert [(d.what, d.ledger, d.balance) for d in found] == [("reserved", 0, 1)]
+    [told] = await events(t, "INVENTORY_LEDGER_MISMATCH")
+    assert told["count"] == 1 and told["differences"][0]["what"] == "reserved"
+
+
+def test_softbrik_inventory_verify_reports_no_difference_on_a_fresh_database(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "softbrik", "inventory", "verify"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SOFTBRIK_DATA_DIR": str(tmp_path), "SOFTBRIK_LOG_JSON": "0"},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 differences" in done.stdout

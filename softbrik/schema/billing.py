@@ -101,6 +101,19 @@ class InvoiceLine:
     period_start: date
     period_end: date
 
+    @classmethod
+    def of(cls, line: LineRow | billing.LineDraft, start: date, end: date) -> InvoiceLine:
+        return cls(
+            description=line.description,
+            brik=line.brik,
+            user=line.user_name or None,
+            quantity=line.quantity,
+            unit_cents=line.unit_cents,
+            amount_cents=line.amount_cents,
+            period_start=start,
+            period_end=end,
+        )
+
 
 @strawberry.type
 class Invoice(Node):
@@ -136,19 +149,7 @@ class Invoice(Node):
             total_cents=row.total_cents,
             reverse_charge=row.reverse_charge,
             currency=row.currency,
-            lines=[
-                InvoiceLine(
-                    description=line.description,
-                    brik=line.brik,
-                    user=line.user_name or None,
-                    quantity=line.quantity,
-                    unit_cents=line.unit_cents,
-                    amount_cents=line.amount_cents,
-                    period_start=line.period_start,
-                    period_end=line.period_end,
-                )
-                for line in lines
-            ],
+            lines=[InvoiceLine.of(line, line.period_start, line.period_end) for line in lines],
             issued_at=row.issued_at,
             paid_at=row.paid_at,
             pdf_url=f"/invoices/{gid}.pdf" if row.number else None,
@@ -181,19 +182,7 @@ def upcoming_of(team: TeamRow, found: tuple[Period, list[billing.LineDraft]]) ->
         total_cents=subtotal + vat_cents,
         reverse_charge=vat.reverse_charge,
         currency="EUR",
-        lines=[
-            InvoiceLine(
-                description=line.description,
-                brik=line.brik,
-                user=line.user_name or None,
-                quantity=line.quantity,
-                unit_cents=line.unit_cents,
-                amount_cents=line.amount_cents,
-                period_start=line.period.start,
-                period_end=line.period.end,
-            )
-            for line in drafts
-        ],
+        lines=[InvoiceLine.of(line, line.period.start, line.period.end) for line in drafts],
         issued_at=None,
         paid_at=None,
         pdf_url=None,

@@ -333,3 +333,30 @@ async def test_resend_and_pdf(gql, team_factory, http, outbox):
         assert text.encode("cp1252") in pdf, text
     unauthenticated = await http.get(invoice["pdfUrl"])
     assert unauthenticated.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("extra", "rate", "vat", "reverse", "note"),
+    [
+        ({"country": "DK"}, "25.00", 175, False, None),
+        ({"country": "DE", "vatNumber": "DE123456789"}, "0.00", 0, True, "Omvendt betalingspligt"),
+        ({"country": "US"}, "0.00", 0, False, "uden for EU"),
+    ],
+)
+async def test_vat_for_a_danish_a_german_and_a_us_team(
+    gql, team_factory, http, extra, rate, vat, reverse, note
+):
+    """R-BILL-19: Danish VAT, reverse charge for an EU business, none outside the EU."""
+    team = await team_factory.sign_up(["notes"], **extra)
+    [invoice] = await invoices(gql, team.admin.token)
+    assert (invoice["vatRate"], invoice["vatCents"], invoice["reverseCharge"]) == (
+        rate,
+        vat,
+        reverse,
+    )
+    assert invoice["totalCents"] == PRICE + vat
+    pdf = (
+        await http.get(invoice["pdfUrl"], headers={"Authorization": f"Bearer {team.admin.token}"})
+    ).content
+    for text in ("Omvendt betalingspligt", "uden for EU"):
+        assert (text.encode("cp1252") in pdf) == (text == note), text

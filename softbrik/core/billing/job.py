@@ -99,7 +99,6 @@ async def _step(rt: Runtime, team_id: int, now: datetime) -> str | None:
             account.next_billing_date = service.calendar_of(team).next_billing_date(billing_date)
             account.stage = BillingStage.REMIND
             done = "renewal"
-        team = await Team.get(id=team_id)
         await service.reschedule(team, account)
         return done
 

@@ -45,7 +45,7 @@ class Server:
     """uvicorn serving `factory` ("module:function" returning an ASGI app) in a subprocess.
 
     With `BENCH_PROFILE=/path/profile.txt` in the environment, the server runs under
-    pyinstrument and writes its profile there when it stops (with `.html` and `.pyisession`, for
+    pyinstrument and writes its profile there when it stops (and a `.pyisession`, for
     `pyinstrument --load=... --show-all`).
     """
 
@@ -55,6 +55,10 @@ class Server:
         self.log = log
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
 
     @property
     def url(self) -> str:
@@ -89,7 +93,7 @@ class Server:
             # SIGINT, as Ctrl+C: uvicorn shuts down, then Python unwinds (writing a profile).
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=180)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -112,7 +116,7 @@ def serve(factory: str, port: int) -> None:
         return
     from pyinstrument import Profiler
 
-    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler = Profiler(interval=0.001, async_mode="disabled")
     profiler.start()
     try:
         uvicorn.run(app, host=HOST, port=port, log_config=None, proxy_headers=False)
@@ -121,7 +125,6 @@ def serve(factory: str, port: int) -> None:
     finally:
         profiler.stop()
         Path(profile).write_text(profiler.output_text(unicode=True, show_all=False))
-        profiler.write_html(profile + ".html")
         if profiler.last_session is not None:
             profiler.last_session.save(profile + ".pyisession")
 
@@ -161,16 +164,23 @@ class Measurement:
     seconds: float = 0.0
     failures: int = 0
     latencies: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the server process's CPU time (all threads) meanwhile
 
     def add(self, other: Measurement) -> None:
         self.requests += other.requests
         self.seconds += other.seconds
         self.failures += other.failures
         self.latencies.extend(other.latencies)
+        self.cpu_seconds += other.cpu_seconds
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu_second(self) -> float:
+        """Requests per second of server CPU: what one free core would serve."""
+        return self.requests / self.cpu_seconds if self.cpu_seconds else 0.0
 
     def percentile(self, p: float) -> float:
         """The p-th percentile latency in milliseconds."""
@@ -234,13 +244,28 @@ def _load_in_process(port: int, request: bytes, seconds: float, concurrency: int
     return asyncio.run(_load(port, request, seconds, concurrency))
 
 
-class LoadGenerator:
-    """A process of its own that sends requests over `concurrency` keep-alive connections."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, port: int, concurrency: int = 8) -> None:
+
+class LoadGenerator:
+    """A process of its own that sends requests over `concurrency` keep-alive connections.
+
+    With the server's `pid`, each measurement also records the server's CPU time, so that
+    requests per CPU-second can be compared when other work shares the machine.
+    """
+
+    def __init__(self, port: int, concurrency: int = 8, pid: int | None = None) -> None:
         self.port = port
         self.concurrency = concurrency
+        self.pid = pid
         self.pool = ProcessPoolExecutor(max_workers=1)
+        self.pool.submit(time.sleep, 0).result()  # start the process before measuring
 
     def __enter__(self) -> LoadGenerator:
         return self
@@ -249,10 +274,14 @@ class LoadGenerator:
         self.pool.shutdown()
 
     def measure(self, request: Request, seconds: float) -> Measurement:
+        cpu = cpu_seconds(self.pid) if self.pid else 0.0
         future = self.pool.submit(
             _load_in_process, self.port, request.encode(self.port), seconds, self.concurrency
         )
-        return future.result()
+        result = future.result()
+        if self.pid:
+            result.cpu_seconds = cpu_seconds(self.pid) - cpu
+        return result
 
     def interleaved(
         self,
@@ -324,10 +353,18 @@ def total(rounds: Sequence[Measurement]) -> Measurement:
     return result
 
 
-def ratio(numerator: Sequence[Measurement], denominator: Sequence[Measurement]) -> float:
+def ratio(
+    numerator: Sequence[Measurement], denominator: Sequence[Measurement], cpu: bool = False
+) -> float:
     """The median over the rounds of numerator/denominator throughput (robust to a busy
-    moment of the machine, which weighs on both sides of one round alike)."""
-    ratios = [n.rps / d.rps for n, d in zip(numerator, denominator, strict=True) if d.rps]
+    moment of the machine, which weighs on both sides of one round alike); with `cpu`, of
+    requests per server CPU-second."""
+
+    def of(m: Measurement) -> float:
+        return m.per_cpu_second if cpu else m.rps
+
+    pairs = zip(numerator, denominator, strict=True)
+    ratios = [of(n) / of(d) for n, d in pairs if of(d)]
     return statistics.median(ratios) if ratios else 0.0
 
 

@@ -22,6 +22,7 @@ from softbrik.schema.billing import BillingMutation
 from softbrik.schema.context import BrikOwners
 from softbrik.schema.documents import DocumentCache
 from softbrik.schema.errors import ErrorCodes
+from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
@@ -184,6 +185,7 @@ def build_schema(
         types=extra_types,
         # The document cache last: its hooks must see every rule the others add.
         extensions=[ErrorCodes, *extensions, documents.extension()],
+        execution_context_class=LeanExecutionContext,
     )
     _own_types(schema._schema, briks, owners)
     schema._softbrik_owners = owners  # type: ignore[attr-defined]

@@ -411,8 +411,12 @@ class CreateShareLinkInput:
     max_downloads: int | None = None
 
 
+UPLOAD_READ = 1024 * 1024
+
+
 async def _stream(upload: Any) -> Any:
-    while chunk := await upload.read(service.READ_SIZE):
+    # Starlette reads a spooled upload in a worker thread per call: read big pieces.
+    while chunk := await upload.read(UPLOAD_READ):
         yield chunk
 
 

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from softbrik.core.blobs import BlobStore
 from softbrik.core.errors import Forbidden
 from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
+from softbrik.plugin import DomainEvent
 
 WRITE_SIZE = 1024 * 1024
 """Sealed segments are handed to the store in pieces of about this size (fewer thread hops)."""
@@ -162,6 +163,15 @@ class CorePlatform:
         actor_id: int | None = None,
     ) -> None:
         await record(self.rt.clock, team_id, type, payload, actor_id)
+
+    def events(
+        self,
+        team_id: int,
+        types: Collection[str] | None = None,
+        after: int | None = None,
+    ) -> AsyncIterator[DomainEvent]:
+        stream: AsyncIterator[DomainEvent] = self.rt.events.stream(team_id, types, after)
+        return stream
 
     async def seal(self, team_id: int, plaintext: bytes, purpose: str) -> bytes:
         sealed: bytes = await self.rt.vault.seal(team_id, plaintext, purpose)

@@ -26,6 +26,8 @@ CODES = {
 
 def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     original = error.original_error
+    if original is None and (error.extensions or {}).get("code") in CODES:
+        return error  # coded already
     extensions: dict[str, Any]
     if isinstance(original, DomainError):
         message = original.message

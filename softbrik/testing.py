@@ -600,9 +600,6 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     rt = softbrik_app.state.rt
     await rt.events.stop()
     await empty_tables(softbrik_db)
-    # Ids start again in every test: a data key cached for "team 1" is another team's now.
-    if rt.vault is not None:
-        rt.vault._cache.clear()
     rt.clock._now = START
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway

@@ -44,9 +44,17 @@ def softbrik_brik() -> BrikManifest:
 
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    from softbrik_inventory.schema import InventoryMutation, InventoryQuery
+    from softbrik_inventory.schema import (
+        InventoryMutation,
+        InventoryQuery,
+        InventorySubscription,
+    )
 
-    return BrikSchema(query=InventoryQuery, mutations=[InventoryMutation])
+    return BrikSchema(
+        query=InventoryQuery,
+        mutations=[InventoryMutation],
+        subscriptions=[InventorySubscription],
+    )
 
 
 async def run_verify(platform: Platform, team_id: int | None = None) -> list[service.Difference]:

@@ -7,6 +7,7 @@ the count does not depend on timing (as a DataLoader shared between lists would)
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -912,3 +913,45 @@ class InventoryMutation:
             raise Forbidden("Only the team's administrators may change this.")
         row = await service.set_allow_negative(ctx.team_id, allowed)
         return InventorySettings(allow_negative=row.allow_negative)
+
+
+@strawberry.type(description="INVENTORY_STOCK_LOW: available stock fell to the reorder point.")
+class StockEvent:
+    id: str = strawberry.field(description="The event id; pass it as `after` to resume.")
+    type: str
+    occurred_at: datetime
+    product_id: strawberry.ID | None
+    sku: str
+    location_id: strawberry.ID | None
+    on_hand: int
+    reserved: int
+    available: int
+    reorder_point: int
+    suggested_quantity: int
+
+
+@strawberry.type
+class InventorySubscription:
+    @strawberry.subscription
+    async def inventory_stock_events(
+        self, info: Info[Any, Any], after: str | None = None
+    ) -> AsyncGenerator[StockEvent, None]:
+        """Low-stock alerts of the team, live; with `after`, first those missed since then."""
+        ctx = brik_context(info)
+        position = int(after) if after and after.isdigit() else None
+        async for event in ctx.platform.events(ctx.team_id, [service.STOCK_LOW], position):
+            p = event.payload
+            product, location = p.get("product_id"), p.get("location_id")
+            yield StockEvent(
+                id=str(event.id),
+                type=event.type,
+                occurred_at=event.occurred_at,
+                product_id=encode(info, "Product", product) if product else None,
+                sku=str(p.get("sku", "")),
+                location_id=encode(info, "Location", location) if location else None,
+                on_hand=int(p.get("on_hand", 0)),
+                reserved=int(p.get("reserved", 0)),
+                available=int(p.get("available", 0)),
+                reorder_point=int(p.get("reorder_point", 0)),
+                suggested_quantity=int(p.get("suggested_quantity", 0)),
+            )

@@ -21,6 +21,8 @@ from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
 from softbrik.plugin import DomainEvent
 
+WRITE_SIZE = 1024 * 1024
+"""Sealed segments are handed to the store in pieces of about this size (fewer thread hops)."""
 BRIK_KEY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 TOKEN_VERSION = "1"
 
@@ -52,6 +54,17 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def _coalesced(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 class ScopedBlobs:
@@ -86,7 +99,7 @@ class ScopedBlobs:
                 yield chunk
 
         sealed = self.rt.vault.seal_stream(team_id, counted(), self._purpose(key))
-        await self.store.put(stored, sealed)
+        await self.store.put(stored, _coalesced(sealed, WRITE_SIZE))
         return size
 
     async def read(
@@ -98,6 +111,7 @@ class ScopedBlobs:
         stored = self._key(team_id, key)
         purpose = self._purpose(key)
         if start == 0 and end is None:
+            # The whole blob: one sequential read, segment after segment.
             async for chunk in self.rt.vault.open_stream(team_id, self.store.get(stored), purpose):
                 yield chunk
             return

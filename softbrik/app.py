@@ -8,7 +8,7 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.types.execution import ExecutionResult
 from tortoise import Tortoise
 
 from softbrik.briks import BrikLoadError, BrikRegistry, load_briks
@@ -29,6 +33,7 @@ from softbrik.core.runtime import Runtime
 from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
 from softbrik.schema.context import Context
+from softbrik.schema.errors import coded
 from softbrik.settings import Settings
 
 log = logging.getLogger("softbrik.app")
@@ -44,6 +49,7 @@ def make_clock(settings: Settings) -> Clock:
 def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = None) -> Runtime:
     from softbrik.core.blobs import blob_store_from_settings
     from softbrik.core.crypto import Vault, provider_from_settings
+    from softbrik.core.events.bus import EventBus
     from softbrik.core.mail import mailer_from_settings
     from softbrik.core.payments import gateway_from_settings
     from softbrik.core.platform import CorePlatform
@@ -59,6 +65,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
         blobs=blob_store_from_settings(settings),
     )
     rt.extras["platform"] = CorePlatform(rt)
+    rt.events = EventBus(rt)
     return rt
 
 
@@ -82,9 +89,15 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
 
     every = rt.settings.due_work_interval_seconds
     return [
-        asyncio.create_task(run_every("end_due_seats", end_due_seats, rt, every)),
-        asyncio.create_task(run_every("prune_events", prune_events, rt, every)),
-        asyncio.create_task(run_every("billing", billing_job, rt, every)),
+        asyncio.create_task(
+            run_every("end_due_seats", end_due_seats, rt, every), name="softbrik:job:seats"
+        ),
+        asyncio.create_task(
+            run_every("prune_events", prune_events, rt, every), name="softbrik:job:prune"
+        ),
+        asyncio.create_task(
+            run_every("billing", billing_job, rt, every), name="softbrik:job:billing"
+        ),
     ]
 
 
@@ -103,7 +116,46 @@ def bearer(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with keep-alive: the server pings every `ws_ping_interval_seconds`
+    once the connection is acknowledged (clients answer `pong`; proxies see traffic)."""
+
+    ping_task: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self.ping_task is None:
+            self.ping_task = asyncio.create_task(self.ping())
+
+    async def ping(self) -> None:
+        interval = self.context.rt.settings.ws_ping_interval_seconds
+        with contextlib.suppress(Exception):
+            while True:
+                await asyncio.sleep(interval)
+                await self.send_message({"type": "ping"})
+
+    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
+        # Subscription results skip the ErrorCodes extension: code their errors here.
+        async def coded_results() -> AsyncGenerator[Any, None]:
+            async for result in result_source:
+                if isinstance(result, ExecutionResult) and result.errors:
+                    request_id = getattr(self.context, "request_id", None)
+                    result.errors = [coded(error, request_id) for error in result.errors]
+                yield result
+
+        await super()._send_result_stream(operation, coded_results())
+
+    async def shutdown(self) -> None:
+        if self.ping_task is not None:
+            self.ping_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.ping_task
+        await super().shutdown()
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(self, rt: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rt = rt
@@ -192,7 +244,7 @@ def create_app(
         keep_alive=True,
         keep_alive_interval=15,
         multipart_uploads_enabled=True,
-        max_subscriptions_per_connection=20,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     apps = [*db.CORE_APPS, *briks.db_apps()]
 
@@ -258,7 +310,9 @@ def create_app(
             await db.init_db(settings.db_url, apps)
         try:
             await run_brik_hooks(briks, "softbrik_startup", app=app, platform=rt.extras["platform"])
+            await rt.events.start()
         except BaseException:
+            await rt.events.stop()
             if manage_db:
                 await db.close_db()
             raise
@@ -267,6 +321,7 @@ def create_app(
             yield
         finally:
             await stop_jobs(jobs)
+            await rt.events.stop()
             try:
                 await run_brik_hooks(
                     briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]

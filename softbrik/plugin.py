@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -162,7 +162,27 @@ class Platform(Protocol):
         payload: Mapping[str, Any],
         actor_id: int | None = None,
     ) -> None:
-        """Record a domain event in the current transaction (outbox); told after commit."""
+        """Record a domain event in the current transaction (outbox); told after commit.
+
+        `type` is upper snake case, prefixed by the Brik's key (`NOTES_ADDED`) and listed in its
+        manifest's `events`; payload keys are snake_case and values JSON. A rolled-back
+        transaction leaves no event. After commit the event reaches every Brik's
+        `softbrik_event` hook and every live stream of the team (`events`).
+        """
+        ...
+
+    def events(
+        self,
+        team_id: int,
+        types: Collection[str] | None = None,
+        after: int | None = None,
+    ) -> AsyncIterator[DomainEvent]:
+        """A team's events of `types` (all when None), live, for a Brik's subscription.
+
+        With `after` (an event id), first every stored event after it, then live: no gap and no
+        duplicate, in order. Return it from an async generator subscription field; the core
+        ends it when the subscriber's sign-in or seat is gone.
+        """
         ...
 
     async def seal(self, team_id: int, plaintext: bytes, purpose: str) -> bytes:

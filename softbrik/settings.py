@@ -23,6 +23,9 @@ class Settings(BaseSettings):
         default=None, description="Tortoise URL; default: SQLite file under data_dir"
     )
     redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="softbrik:", description="prefix of every Redis key and channel"
+    )
     smtp_url: str | None = Field(default=None, description="smtp://user:pass@host:port")
     mail_from: str = "Softbrik <billing@softbrik.example>"
     support_email: str = "support@softbrik.example"
@@ -72,6 +75,22 @@ class Settings(BaseSettings):
     max_page_size: int = 100
 
     event_retention_days: int = Field(default=90, description="days the event log keeps events")
+    event_relay_interval_seconds: float = Field(
+        default=1.0, description="how often the relay looks for unpublished events anyway"
+    )
+    event_retry_base_seconds: float = Field(
+        default=1.0, description="first wait before a failed Brik event handler is retried"
+    )
+    event_handler_max_attempts: int = Field(
+        default=10, description="attempts at one event before a Brik's handler skips it"
+    )
+    subscription_recheck_seconds: float = Field(
+        default=15.0, description="how often a live subscription checks its sign-in and role"
+    )
+    max_subscriptions_per_connection: int = 20
+    ws_ping_interval_seconds: float = Field(
+        default=15.0, description="keep-alive pings on GraphQL WebSocket connections"
+    )
     due_work_interval_seconds: float = Field(
         default=60, description="how often the server runs due work (seat removals, pruning)"
     )

@@ -8,6 +8,11 @@ Installed with Softbrik (entry point `pytest11`), so a Brik's tests get these fi
 - `team_factory`: signs up teams and invites members through GraphQL alone.
 - `count_queries`: counts SQL statements, for tests that bound them per request.
 - `outbox`: the e-mails the app sent.
+- `isolation_world`: a victim and an attacker team, for the tenant isolation matrix. Register the
+  cases of your ID-taking fields with the `pytest_softbrik_isolation_cases` hook (see
+  `softbrik.isolation`); the `gql` client refuses any response showing another team's canary.
+- `subscriptions`: graphql-transport-ws connections to the app (`Subscriptions`), for
+  subscriptions; `events_settled`: waits until every event is published and handled.
 - `platform`: the app's `softbrik.plugin.Platform`, for calling a Brik's services directly.
 - `aws`: moto in server mode (S3 and KMS) on a local port, with one KMS key; `aws.new_bucket()`.
 - `blob_store_for(kind, directory, aws)`: a fresh local or S3 blob store, to put in
@@ -19,6 +24,7 @@ server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,7 +32,7 @@ import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -37,7 +43,28 @@ import httpx
 import pytest
 from tortoise import Tortoise
 
+from softbrik.isolation import (
+    CanaryWatch,
+    IsolationCase,
+    IsolationSpec,
+    IsolationWorld,
+    core_cases,
+    dumps,
+)
 from softbrik.settings import Settings
+
+__all__ = [
+    "START",
+    "GraphQLClient",
+    "GraphQLError",
+    "IsolationCase",
+    "IsolationWorld",
+    "Member",
+    "TeamFactory",
+    "TeamHandle",
+    "require_service",
+    "settings_for_tests",
+]
 
 START = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
 """Where every test's clock starts: 10:00 on Monday 12 January 2026 in Copenhagen."""
@@ -153,9 +180,10 @@ class GraphQLClient:
 
     http: httpx.AsyncClient
     token: str | None = None
+    watch: CanaryWatch | None = None
 
     def as_user(self, token: str | None) -> GraphQLClient:
-        return GraphQLClient(self.http, token)
+        return GraphQLClient(self.http, token, self.watch)
 
     async def execute(
         self,
@@ -172,6 +200,9 @@ class GraphQLClient:
             "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
         )
         body: dict[str, Any] = response.json()
+        if self.watch is not None:
+            self.watch.learn(variables, body)
+            self.watch.check(token, dumps(body))
         return body
 
     async def ok(
@@ -192,6 +223,185 @@ class GraphQLClient:
         assert body.get("errors"), f"expected an error, got {body}"
         first: dict[str, Any] = body["errors"][0]
         return first
+
+
+class SubscriptionEnded(AssertionError):
+    """The server ended a subscription or the whole connection."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, code: int = 0):
+        super().__init__(message)
+        self.errors = errors or []
+        self.close_code = code
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code", "") for e in self.errors]
+
+
+@dataclass
+class Subscription:
+    """One operation on a `Subscriptions` connection."""
+
+    client: Subscriptions
+    id: str
+
+    async def next(self, wait: float = 10.0) -> dict[str, Any]:
+        """The `data` of the next result; raises `SubscriptionEnded` on error or complete."""
+        message = await self.client._take(self.id, wait)
+        if message["type"] == "next":
+            payload: dict[str, Any] = message["payload"]
+            if payload.get("errors"):
+                raise SubscriptionEnded("the subscription answered errors", payload["errors"])
+            data: dict[str, Any] = payload["data"]
+            return data
+        if message["type"] == "error":
+            raise SubscriptionEnded("the subscription was refused", message["payload"])
+        raise SubscriptionEnded("the subscription completed")
+
+    async def ended(self, wait: float = 10.0) -> SubscriptionEnded:
+        """Wait for the end of the subscription (skipping results); returns how it ended."""
+        while True:
+            try:
+                await self.next(wait)
+            except SubscriptionEnded as ended:
+                return ended
+
+    async def complete(self) -> None:
+        await self.client.send({"id": self.id, "type": "complete"})
+
+
+class Subscriptions:
+    """A graphql-transport-ws client: `connection_init` with a bearer token, `subscribe`,
+    `next`/`error`/`complete` per operation, and `ping`/`pong` both ways.
+
+    Connect to the app in this process with the `subscriptions` fixture, or to a real server
+    with `Subscriptions.connect(httpx_client, url, token)`.
+    """
+
+    def __init__(self, ws: Any) -> None:
+        import asyncio
+
+        self.ws = ws
+        self.pings_received = 0
+        self.pinged = asyncio.Event()
+        """Set when the server sent a `ping`."""
+        self.close_code: int | None = None
+        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self._control: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._pong = asyncio.Event()
+        self._count = 0
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls,
+        client: httpx.AsyncClient,
+        url: str = "/graphql",
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Subscriptions]:
+        """Open the WebSocket, send `connection_init` and wait for `connection_ack`.
+
+        A refused sign-in raises `SubscriptionEnded` with the close code (4403).
+        """
+        import asyncio
+
+        from httpx_ws import aconnect_ws
+
+        async with contextlib.AsyncExitStack() as stack:
+            session: Any = await stack.enter_async_context(
+                aconnect_ws(
+                    url,
+                    client,
+                    subprotocols=["graphql-transport-ws"],
+                    keepalive_ping_interval_seconds=None,
+                )
+            )
+            conn = cls(session)
+            conn._reader = asyncio.create_task(conn._read())
+            stack.push_async_callback(conn._stop_reading)
+            payload = dict(params or {})
+            if token:
+                payload["authorization"] = f"Bearer {token}"
+            await conn.send({"type": "connection_init", "payload": payload})
+            ack = await conn._next_control(10)
+            if ack.get("type") != "connection_ack":
+                # Raised outside the WebSocket's task group, so callers see it as is.
+                await stack.aclose()
+                raise SubscriptionEnded(f"no connection_ack: {ack}", code=conn.close_code or 0)
+            yield conn
+
+    async def _stop_reading(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reader
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_json(message)
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Subscription:
+        import asyncio
+
+        self._count += 1
+        op_id = str(self._count)
+        self._queues[op_id] = asyncio.Queue()
+        await self.send(
+            {
+                "id": op_id,
+                "type": "subscribe",
+                "payload": {"query": query, "variables": variables or {}},
+            }
+        )
+        return Subscription(self, op_id)
+
+    async def ping(self, wait: float = 10.0) -> None:
+        """Send `ping` and wait for the server's `pong`."""
+        import asyncio
+
+        self._pong.clear()
+        await self.send({"type": "ping"})
+        await asyncio.wait_for(self._pong.wait(), wait)
+
+    async def _read(self) -> None:
+        from httpx_ws import WebSocketDisconnect
+
+        try:
+            while True:
+                message = await self.ws.receive_json()
+                kind = message.get("type")
+                if kind == "ping":
+                    self.pings_received += 1
+                    self.pinged.set()
+                    await self.send({"type": "pong"})
+                elif kind == "pong":
+                    self._pong.set()
+                elif "id" in message and message["id"] in self._queues:
+                    self._queues[message["id"]].put_nowait(message)
+                else:
+                    self._control.put_nowait(message)
+        except WebSocketDisconnect as exc:
+            self.close_code = exc.code
+        finally:
+            closed = {"type": "closed", "code": self.close_code}
+            self._control.put_nowait(closed)
+            for queue in self._queues.values():
+                queue.put_nowait(closed)
+
+    async def _next_control(self, wait: float) -> dict[str, Any]:
+        import asyncio
+
+        return await asyncio.wait_for(self._control.get(), wait)
+
+    async def _take(self, op_id: str, wait: float) -> dict[str, Any]:
+        import asyncio
+
+        message = await asyncio.wait_for(self._queues[op_id].get(), wait)
+        if message["type"] == "closed":
+            self._queues[op_id].put_nowait(message)
+            raise SubscriptionEnded("the connection closed", code=message.get("code") or 0)
+        return message
 
 
 SIGN_UP = """
@@ -218,6 +428,8 @@ class TeamHandle:
     admin: Member
     name: str
     members: list[Member] = field(default_factory=list)
+    canary: str = ""
+    """A string unique to this team; it must never show in another team's responses."""
 
 
 def read_outbox(directory: Path) -> list[EmailMessage]:
@@ -251,7 +463,7 @@ class TeamFactory:
         payment_method: str = "pm_card_visa",
         **extra: Any,
     ) -> TeamHandle:
-        tag = secrets.token_hex(4)
+        tag = f"canary{secrets.token_hex(5)}"
         team_name = name or f"Team {tag}"
         email = email or f"admin-{tag}@example.com"
         data = await self.gql.ok(
@@ -269,7 +481,11 @@ class TeamFactory:
             },
         )
         payload = data["signUp"]
-        return TeamHandle(Member(payload["token"], payload["user"]["id"], email), team_name)
+        if self.gql.watch is not None:
+            self.gql.watch.add_team(tag)
+            self.gql.watch.add_member(tag, email, payload["token"])
+        admin = Member(payload["token"], payload["user"]["id"], email)
+        return TeamHandle(admin, team_name, canary=tag)
 
     async def invite(
         self,
@@ -297,7 +513,13 @@ class TeamFactory:
             data["acceptInvitation"]["token"], data["acceptInvitation"]["user"]["id"], email
         )
         team.members.append(member)
+        if self.gql.watch is not None and team.canary:
+            self.gql.watch.add_member(team.canary, email, member.token)
         return member
+
+
+BACKGROUND_TASK_PREFIX = "softbrik:"
+"""Tasks the server runs on its own are named with this prefix; `count_queries` skips them."""
 
 
 class QueryCounter(logging.Handler):
@@ -306,6 +528,14 @@ class QueryCounter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        import asyncio
+
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        if task is not None and task.get_name().startswith(BACKGROUND_TASK_PREFIX):
+            return  # the server's own background work (event relay, jobs), not the request's
         message = record.getMessage()
         if message.startswith(("Created connection pool", "Closed connection pool")):
             return
@@ -343,7 +573,15 @@ def softbrik_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def softbrik_settings(softbrik_data_dir: Path) -> Settings:
-    return settings_for_tests(softbrik_data_dir)
+    """The session's settings: Redis (the event broker) when SOFTBRIK_REDIS_URL is set, under a
+    key prefix of this session's own."""
+    redis_url = os.environ.get("SOFTBRIK_REDIS_URL") or None
+    return settings_for_tests(
+        softbrik_data_dir,
+        redis_url=redis_url,
+        redis_prefix=f"softbrik-test-{uuid.uuid4().hex[:10]}:",
+        event_retry_base_seconds=0.05,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -395,9 +633,12 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     """Empties the database and the outbox, and sets the clock back to `START`."""
     import shutil
 
-    await empty_tables(softbrik_db)
     rt = softbrik_app.state.rt
+    await rt.events.stop()
+    await empty_tables(softbrik_db)
     rt.clock._now = START
+    # Team ids start again at 1: a key cached for the last test's team 1 is not this one's.
+    rt.vault.forget_cached_keys()
     # Ids restart with the emptied tables: a fresh payment ledger keeps tests apart.
     from softbrik.core.payments import LocalGateway
 
@@ -406,7 +647,11 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
     if isinstance(rt.gateway, LocalGateway):
         rt.gateway = LocalGateway(support_email=rt.gateway.support_email)
     shutil.rmtree(rt.settings.outbox_dir, ignore_errors=True)
-    yield
+    await rt.events.start()
+    try:
+        yield
+    finally:
+        await rt.events.stop()
 
 
 @pytest.fixture
@@ -417,8 +662,48 @@ async def http(softbrik_app: Any, softbrik_reset: None) -> AsyncIterator[httpx.A
 
 
 @pytest.fixture
-def gql(http: httpx.AsyncClient) -> GraphQLClient:
-    return GraphQLClient(http)
+def canary_watch() -> CanaryWatch:
+    """The teams' canaries of this test; `gql` checks every response against them (R-ACC-4)."""
+    return CanaryWatch()
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient, canary_watch: CanaryWatch) -> GraphQLClient:
+    return GraphQLClient(http, watch=canary_watch)
+
+
+@pytest.fixture
+def subscriptions(softbrik_app: Any, softbrik_reset: None) -> Any:
+    """Opens graphql-transport-ws connections to the app: `async with subscriptions(token) as
+    conn: sub = await conn.subscribe(query); data = await sub.next()`."""
+
+    @asynccontextmanager
+    async def connect(
+        token: str | None = None, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[Subscriptions]:
+        from httpx_ws.transport import ASGIWebSocketTransport
+
+        # Opened and closed in the test's own task (the transport runs the app in a task group).
+        transport = ASGIWebSocketTransport(app=softbrik_app, client=("203.0.113.8", 50001))
+        try:
+            async with (
+                httpx.AsyncClient(transport=transport, base_url="http://softbrik.test") as client,
+                Subscriptions.connect(client, "/graphql", token, params) as conn,
+            ):
+                yield conn
+        except BaseExceptionGroup as group:
+            # The transport's task group wraps what the test raised: show it as it was.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+
+    return connect
+
+
+@pytest.fixture
+def events_settled(softbrik_app: Any) -> Any:
+    """`await events_settled()`: every committed event published and handled by every Brik."""
+    return softbrik_app.state.rt.events.settle
 
 
 @pytest.fixture
@@ -506,6 +791,30 @@ def aws() -> Iterator[Aws]:
             yield Aws(endpoint, key_id)
         finally:
             server.stop()
+
+
+# --- tenant isolation (R-ACC-4) ---------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: Any) -> None:
+    pluginmanager.add_hookspecs(IsolationSpec)
+
+
+def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase]:
+    """The core's own ID-taking fields."""
+    return core_cases()
+
+
+@pytest.fixture
+async def isolation_world(
+    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any
+) -> IsolationWorld:
+    """A victim team (admin and one member, every Brik) and an attacker team (every Brik)."""
+    briks = [brik.key for brik in softbrik_app.state.rt.briks]
+    victim = await team_factory.sign_up(briks)
+    member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
+    attacker = await team_factory.sign_up(briks)
+    return IsolationWorld(gql, team_factory, victim, member, attacker, briks)
 
 
 def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,10 @@ from softbrik.core.blobs import BlobStore
 from softbrik.core.errors import Forbidden
 from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
+from softbrik.plugin import DomainEvent
 
+WRITE_SIZE = 1024 * 1024
+"""Sealed segments are handed to the store in pieces of about this size (fewer thread hops)."""
 BRIK_KEY = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 TOKEN_VERSION = "1"
 
@@ -51,6 +54,17 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def _coalesced(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 class ScopedBlobs:
@@ -85,7 +99,7 @@ class ScopedBlobs:
                 yield chunk
 
         sealed = self.rt.vault.seal_stream(team_id, counted(), self._purpose(key))
-        await self.store.put(stored, sealed)
+        await self.store.put(stored, _coalesced(sealed, WRITE_SIZE))
         return size
 
     async def read(
@@ -97,6 +111,7 @@ class ScopedBlobs:
         stored = self._key(team_id, key)
         purpose = self._purpose(key)
         if start == 0 and end is None:
+            # The whole blob: one sequential read, segment after segment.
             async for chunk in self.rt.vault.open_stream(team_id, self.store.get(stored), purpose):
                 yield chunk
             return
@@ -148,6 +163,15 @@ class CorePlatform:
         actor_id: int | None = None,
     ) -> None:
         await record(self.rt.clock, team_id, type, payload, actor_id)
+
+    def events(
+        self,
+        team_id: int,
+        types: Collection[str] | None = None,
+        after: int | None = None,
+    ) -> AsyncIterator[DomainEvent]:
+        stream: AsyncIterator[DomainEvent] = self.rt.events.stream(team_id, types, after)
+        return stream
 
     async def seal(self, team_id: int, plaintext: bytes, purpose: str) -> bytes:
         sealed: bytes = await self.rt.vault.seal(team_id, plaintext, purpose)

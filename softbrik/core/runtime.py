@@ -23,6 +23,8 @@ class Runtime:
     gateway: Any
     vault: Any = None
     blobs: Any = None
+    events: Any = None
+    """The process's `EventBus` (softbrik.core.events.bus)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

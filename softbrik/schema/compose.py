@@ -17,17 +17,19 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from softbrik.briks import Brik, BrikLoadError, BrikRegistry
+from softbrik.core.events.bus import access_check
 from softbrik.schema.accounts import AccountsMutation, AccountsQuery
 from softbrik.schema.billing import BillingMutation
 from softbrik.schema.context import BrikOwners
 from softbrik.schema.documents import DocumentCache
 from softbrik.schema.errors import ErrorCodes
+from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
 CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
-CORE_SUBSCRIPTIONS: list[type] = []
+CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription]
 
 
 class BrikGate(FieldExtension):
@@ -39,6 +41,9 @@ class BrikGate(FieldExtension):
 
     async def resolve_async(self, next_: Any, source: Any, info: Any, **kwargs: Any) -> Any:
         await info.context.require_seat(self.brik)
+        if info.operation.operation.value == "subscription":
+            # `platform.events` streams of this subscription end when the seat or sign-in does.
+            access_check.set(info.context.access_check(brik=self.brik))
         result = next_(source, info, **kwargs)
         if inspect.isawaitable(result):
             result = await result
@@ -121,8 +126,7 @@ def compose(
                         )
                     _claim(claimed[root], name, f"Brik {key!r}", root)
                     owners.root_fields[name] = key
-                    if root == "Mutation":
-                        _gate(field, key)
+                    _gate(field, key)
                 target.append(part)
     if namespaces:
         queries.append(create_type("BrikQueries", namespaces))

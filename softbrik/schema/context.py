@@ -8,6 +8,7 @@ from softbrik.core.accounts import service as accounts
 from softbrik.core.accounts.models import Role, Session, Team, User
 from softbrik.core.accounts.seats import active_brik_keys
 from softbrik.core.errors import Forbidden, Unauthenticated
+from softbrik.core.events.bus import AccessCheck
 from softbrik.core.runtime import Runtime
 from softbrik.plugin import BrikContext
 
@@ -70,6 +71,24 @@ class Context:
         self.require_user()
         if brik not in await self.brik_keys():
             raise Forbidden(f"You have no seat for the {brik} Brik.", brik=brik)
+
+    def access_check(self, admin: bool = False, brik: str | None = None) -> AccessCheck:
+        """For live subscriptions: raises once the sign-in, the admin role or the seat is gone."""
+        self.require_user()
+        assert self.session is not None
+        session_id = self.session.id
+
+        async def check() -> None:
+            session = await accounts.session_still_valid(self.rt, session_id)
+            if session is None:
+                raise Unauthenticated("Your sign-in has ended.")
+            user = session.user
+            if admin and user.role != Role.ADMIN:
+                raise Forbidden("Only the team's administrators may do this.")
+            if brik is not None and brik not in await active_brik_keys(self.rt, user, user.team):
+                raise Forbidden(f"You have no seat for the {brik} Brik.", brik=brik)
+
+        return check
 
     def brik_context(self, info: Any) -> BrikContext:
         brik = _owning_brik(info)

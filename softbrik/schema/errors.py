@@ -26,12 +26,14 @@ CODES = {
 
 def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     original = error.original_error
+    if original is None and (error.extensions or {}).get("code") in CODES:
+        return error  # coded already
     extensions: dict[str, Any]
     if isinstance(original, DomainError):
         message = original.message
         extensions = {"code": original.code, **original.extensions}
-    elif original is None:
-        # Parsing and validation errors: the request itself is wrong.
+    elif original is None or isinstance(original, GraphQLError):
+        # Parsing, validation and variable errors: the request itself is wrong.
         message = error.message
         extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
         if extensions["code"] not in CODES:

@@ -14,7 +14,9 @@ from tests.billing.helpers import (
     ASSIGN,
     INVOICE_FIELDS,
     PRICE,
+    REMOVE,
     RESEND,
+    RESTORE,
     UNASSIGN,
     UPCOMING,
     UPDATE_CARD,
@@ -360,3 +362,29 @@ async def test_vat_for_a_danish_a_german_and_a_us_team(
     ).content
     for text in ("Omvendt betalingspligt", "uden for EU"):
         assert (text.encode("cp1252") in pdf) == (text == note), text
+
+
+@pytest.mark.parametrize("undo", ["assign", "restore"])
+async def test_a_removal_undone_after_the_cut_off_is_billed_at_the_renewal(
+    gql, team_factory, softbrik_app, undo
+):
+    """R-BILL-14, R-BILL-15: undoing a removal costs nothing at once, and the seat it keeps is on
+    the next renewal even when that was drafted already (no seat is ever unbilled)."""
+    team = await team_factory.sign_up(["notes"])
+    member = await team_factory.invite(team, ["notes"])
+    await advance(gql, at("2026-02-05"))
+    if undo == "assign":
+        await gql.ok(UNASSIGN, {"u": member.id, "b": "notes"}, token=team.admin.token)
+    else:
+        await gql.ok(REMOVE, {"u": member.id}, token=team.admin.token)
+    await advance(gql, at("2026-02-11", 12))  # the renewal was drafted at midnight without it
+    paid = len(charges(softbrik_app))
+    if undo == "assign":
+        await gql.ok(ASSIGN, {"u": member.id, "b": "notes"}, token=team.admin.token)
+    else:
+        await gql.ok(RESTORE, {"u": member.id}, token=team.admin.token)
+    assert len(charges(softbrik_app)) == paid
+    await advance(gql, at("2026-02-12", 12))
+    renewal = (await invoices(gql, team.admin.token))[-1]
+    assert renewal["kind"] == "RENEWAL"
+    assert renewal["subtotalCents"] == 1400

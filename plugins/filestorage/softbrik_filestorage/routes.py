@@ -58,8 +58,14 @@ def stream(platform: Platform, download: service.Download, request: Request) -> 
     headers["Content-Length"] = str(end - start)
     blobs = platform.blobs(service.BRIK)
 
+    ranged = status == 206
+
     async def body() -> AsyncIterator[bytes]:
-        async for piece in blobs.read(download.team_id, download.blob, start, end):
+        if ranged:
+            pieces = blobs.read(download.team_id, download.blob, start, end)
+        else:
+            pieces = blobs.read(download.team_id, download.blob)
+        async for piece in pieces:
             yield piece
 
     return StreamingResponse(

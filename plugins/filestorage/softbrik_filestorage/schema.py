@@ -371,7 +371,7 @@ class FilestorageQuery:
         )
         return [Folder(row=row) for row in rows]
 
-    @strawberry.field(description="Files and folders whose name contains the text.")
+    @strawberry.field(description="Files whose name contains the text (live ones, by name).")
     async def search(self, info: Info[Any, Any], name: str, first: int = 50) -> list[File]:
         rows = await service.search(brik_context(info).team_id, name, first)
         return [File(row=row) for row in rows if row.kind == FILE]
@@ -411,8 +411,12 @@ class CreateShareLinkInput:
     max_downloads: int | None = None
 
 
+UPLOAD_READ = 1024 * 1024
+
+
 async def _stream(upload: Any) -> Any:
-    while chunk := await upload.read(service.READ_SIZE):
+    # Starlette reads a spooled upload in a worker thread per call: read big pieces.
+    while chunk := await upload.read(UPLOAD_READ):
         yield chunk
 
 
@@ -532,12 +536,12 @@ class FilestorageMutation:
     @strawberry.mutation(description="Restore a file from the trash to its folder.")
     async def filestorage_restore(self, info: Info[Any, Any], id: strawberry.ID) -> File:
         pk = decode(info, id, "File", "id")
-        return File(row=await service.restore(actor(info), pk))
+        return File(row=await service.restore(actor(info), pk, FILE))
 
     @strawberry.mutation(description="Restore a folder (and what was in it) from the trash.")
     async def filestorage_restore_folder(self, info: Info[Any, Any], id: strawberry.ID) -> Folder:
         pk = decode(info, id, "Folder", "id")
-        return Folder(row=await service.restore(actor(info), pk))
+        return Folder(row=await service.restore(actor(info), pk, FOLDER))
 
     @strawberry.mutation(description="Delete from the trash for good; the space is freed.")
     async def filestorage_delete_forever(self, info: Info[Any, Any], id: strawberry.ID) -> bool:

@@ -841,15 +841,14 @@ async def _free_name(team_id: int, parent_key: int, name: str) -> str:
         n += 1
 
 
-async def restore(actor: Actor, item_id: int) -> Item:
+async def restore(actor: Actor, item_id: int, kind: str | None = None) -> Item:
     """Restore from the trash to the original folder; to the top if that folder is gone or
     itself in the trash; renamed `name (2)` if the name was taken meanwhile."""
     async with in_transaction():
-        item = (
-            await Item.filter(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
-            .select_for_update()
-            .first()
-        )
+        query = Item.filter(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
+        if kind:
+            query = query.filter(kind=kind)
+        item = await query.select_for_update().first()
         if item is None:
             raise NotFound("Nothing in the trash has this id.", field="id")
         parent = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 
-from conftest import sha
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 DATA = os.urandom(150_000)
 

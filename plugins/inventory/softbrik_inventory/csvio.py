@@ -99,8 +99,13 @@ class Report:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    found: int = 0
+    """Errors found, counting those found again (for checks within one row)."""
 
     def error(self, row: int, column: str, message: str) -> None:
+        self.found += 1
+        if RowError(row, column, message) in self.errors:
+            return  # found again by the writing pass
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(RowError(row, column, message))
@@ -290,14 +295,25 @@ async def import_csv(
     importer = IMPORTERS[kind](platform, team_id, report, actor_id)
     await importer.prepare()
     await importer.validate(_rows(lines, report, progress))
-    if report.error_count or dry_run:
+    if report.error_count and not (dry_run and importer.checks_while_writing):
         return _finish(report)
-    async with in_transaction():
-        await importer.write(_rows(_header(open_lines())[1], None, progress))
-        if report.error_count:
-            # Stock moved between validating and writing: roll back, write nothing.
-            raise _failed(report)
+    try:
+        async with in_transaction():
+            await importer.write(_rows(_header(open_lines())[1], None, progress))
+            if report.error_count and not dry_run:
+                # Found only while writing (a SKU twice in the file, stock that moved since
+                # the validation): roll back, write nothing.
+                raise _failed(report)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        # A dry run writes in a transaction it rolls back: it finds what a real import would.
+        pass
     return report
+
+
+class _DryRun(Exception):
+    pass
 
 
 def _rows(
@@ -341,6 +357,9 @@ class Importer:
         self.report = report
         self.actor_id = actor_id
 
+    checks_while_writing = False
+    """Whether some errors are found only by writing (then a dry run writes and rolls back)."""
+
     async def prepare(self) -> None:
         pass
 
@@ -357,6 +376,8 @@ PRODUCT_INTS = ("reorder_point", "reorder_quantity", "lead_time_days")
 class ProductImporter(Importer):
     """Products by SKU: a new SKU is created, a known one updated (so re-imports are no-ops)."""
 
+    checks_while_writing = True
+
     def clean(self, line: int, row: dict[str, str]) -> dict[str, Any] | None:
         values: dict[str, Any] = {
             name: row.get(name, "") for name in ("sku", "name", "description", "category")
@@ -364,7 +385,7 @@ class ProductImporter(Importer):
         values["unit"] = row.get("unit", "").strip() or "pcs"
         values["barcode"] = row.get("barcode", "")
         values["tracking"] = row.get("tracking", "").strip() or "none"
-        before = self.report.error_count
+        before = self.report.found
         values["reorder_point"] = _int(
             row.get("reorder_point", ""), "reorder_point", self.report, line, blank=None
         )
@@ -374,7 +395,7 @@ class ProductImporter(Importer):
         if active not in ("true", "false", "1", "0", "yes", "no"):
             self.report.error(line, "active", "active must be true or false.")
         values["active"] = active in ("true", "1", "yes")
-        if self.report.error_count > before:
+        if self.report.found > before:
             return None
         try:
             return service.clean_product(values)
@@ -384,29 +405,38 @@ class ProductImporter(Importer):
             return None
 
     async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        seen: set[str] = set()
+        for line, row in rows:
+            self.clean(line, row)
+
+    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+        # A SKU twice in the file is found by the database, not by a set of every SKU: a row
+        # whose SKU matches a product created by this import is the second one.
+        last = await Product.filter(team_id=self.team_id).order_by("-id").first()
+        self.first_new_id = (last.id if last else 0) + 1
+        batch: list[dict[str, Any]] = []
+        skus: set[str] = set()
         for line, row in rows:
             clean = self.clean(line, row)
             if clean is None:
                 continue
-            if clean["sku"] in seen:
+            if clean["sku"] in skus:
                 self.report.error(line, "sku", f"SKU {clean['sku']} is in the file twice.")
-            seen.add(clean["sku"])
-
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        batch: list[dict[str, Any]] = []
-        for line, row in rows:
-            clean = self.clean(line, row)
-            if clean is not None:
-                batch.append(clean)
+                continue
+            skus.add(clean["sku"])
+            batch.append(clean | {"__line__": line})
             if len(batch) >= BATCH:
                 await self._flush(batch)
-                batch = []
+                batch, skus = [], set()
         await self._flush(batch)
 
-    async def _flush(self, batch: list[dict[str, Any]]) -> None:
-        if not batch:
+    async def _flush(self, lined: list[dict[str, Any]]) -> None:
+        if not lined:
             return
+        batch = []
+        lines = {}
+        for c in lined:
+            lines[c["sku"]] = c.pop("__line__")
+            batch.append(c)
         existing = {
             p.sku: p
             for p in await Product.filter(
@@ -426,10 +456,15 @@ class ProductImporter(Importer):
             product = existing.get(c["sku"])
             if product is None:
                 continue
+            if product.id >= self.first_new_id:
+                self.report.error(lines[c["sku"]], "sku", f"SKU {c['sku']} is in the file twice.")
+                continue
             if product.tracking != c["tracking"] and await Movement.exists(
                 team_id=self.team_id, product_id=product.id
             ):
-                self.report.error(0, "tracking", f"{c['sku']}: tracking cannot change now.")
+                self.report.error(
+                    lines[c["sku"]], "tracking", "Tracking cannot change once a product moved."
+                )
                 continue
             if any(getattr(product, k) != v for k, v in c.items()):
                 for k, v in c.items():
@@ -506,7 +541,7 @@ class StockImporter(Importer):
     async def clean(
         self, line: int, row: dict[str, str]
     ) -> tuple[Product, Location, str, int] | None:
-        before = self.report.error_count
+        before = self.report.found
         sku = row.get("sku", "").strip()
         product = await self.product(sku) if sku else None
         if product is None:
@@ -516,7 +551,7 @@ class StockImporter(Importer):
             self.report.error(line, "location", f"No internal location {row.get('location')!r}.")
         lot = row.get("lot", "").strip()
         quantity = _int(row.get("quantity", ""), "quantity", self.report, line, blank=None)
-        if quantity is None and self.report.error_count == before:
+        if quantity is None and self.report.found == before:
             self.report.error(line, "quantity", "quantity is required.")
         elif quantity == 0:
             self.report.error(line, "quantity", "quantity must be greater than 0.")
@@ -524,7 +559,7 @@ class StockImporter(Importer):
             self.report.error(
                 line, "lot", f"{sku} {'is not tracked by lot' if lot else 'needs a lot'}."
             )
-        if self.report.error_count > before:
+        if self.report.found > before:
             return None
         assert product is not None and location is not None
         return product, location, lot, quantity
@@ -685,9 +720,9 @@ class LedgerImporter(Importer):
         return self.products[sku]
 
     async def clean(self, line: int, row: dict[str, str]) -> dict[str, Any] | None:
-        before = self.report.error_count
+        before = self.report.found
         number = _int(row.get("number", ""), "number", self.report, line, blank=None)
-        if number is None and self.report.error_count == before:
+        if number is None and self.report.found == before:
             self.report.error(line, "number", "number is required.")
         try:
             posted_at = _time_value(row.get("posted_at", ""))
@@ -713,14 +748,14 @@ class LedgerImporter(Importer):
             self.report.error(line, "to", "Stock must move between two locations.")
         lot = row.get("lot", "").strip()
         quantity = _int(row.get("quantity", ""), "quantity", self.report, line, blank=None)
-        if quantity == 0 or (quantity is None and self.report.error_count == before):
+        if quantity == 0 or (quantity is None and self.report.found == before):
             self.report.error(line, "quantity", "quantity must be greater than 0.")
         if product is not None and (product.tracking == Tracking.NONE) == bool(lot):
             self.report.error(
                 line, "lot", f"{sku} {'is not tracked by lot' if lot else 'needs a lot'}."
             )
         reverses = _int(row.get("reverses", ""), "reverses", self.report, line, blank=None)
-        if self.report.error_count > before:
+        if self.report.found > before:
             return None
         return {
             "number": number,

@@ -16,7 +16,6 @@ from typing import Any
 import click
 
 from softbrik.plugin import (
-    BrikContext,
     BrikManifest,
     BrikSchema,
     Insight,
@@ -45,18 +44,17 @@ def softbrik_brik() -> BrikManifest:
 
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    from softbrik_inventory.schema import InventoryMutation, InventoryQuery
+    from softbrik_inventory.schema import (
+        InventoryMutation,
+        InventoryQuery,
+        InventorySubscription,
+    )
 
-    return BrikSchema(query=InventoryQuery, mutations=[InventoryMutation])
-
-
-@hookimpl
-def softbrik_context(context: BrikContext) -> dict[str, Any] | None:
-    if context.brik != "inventory":
-        return None
-    from softbrik_inventory.schema import totals_loader
-
-    return {"inventory_totals": totals_loader(context.team_id)}
+    return BrikSchema(
+        query=InventoryQuery,
+        mutations=[InventoryMutation],
+        subscriptions=[InventorySubscription],
+    )
 
 
 async def run_verify(platform: Platform, team_id: int | None = None) -> list[service.Difference]:

@@ -1,17 +1,18 @@
 """GraphQL of the Inventory Brik: `inventory { … }` and the `inventory*` mutations (API.md).
 
-Resolvers stay thin: decode ids, call one service function, map rows to types. Stock totals of
-products are loaded per request by one DataLoader, so no list costs a query per row.
+Resolvers stay thin: decode ids, call one service function, map rows to types. Each list loads
+the stock totals of its page's products in one query, so no list costs a query per row, and
+the count does not depend on timing (as a DataLoader shared between lists would).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from softbrik.plugin import BadUserInput, Forbidden, brik_context
@@ -43,17 +44,8 @@ def team(info: Info[Any, Any]) -> int:
     return brik_context(info).team_id
 
 
-def totals_loader(team_id: int) -> DataLoader[int, service.Totals]:
-    async def load(ids: list[int]) -> list[service.Totals]:
-        found = await service.totals(team_id, ids)
-        return [found[pk] for pk in ids]
-
-    return DataLoader(load_fn=load)
-
-
-async def product_totals(info: Info[Any, Any], product_id: int) -> service.Totals:
-    loader: DataLoader[int, service.Totals] = brik_context(info).extras["inventory_totals"]
-    return await loader.load(product_id)
+async def totals_of(info: Info[Any, Any], product_ids: list[int]) -> dict[int, service.Totals]:
+    return await service.totals(team(info), product_ids)
 
 
 @strawberry.enum
@@ -109,6 +101,7 @@ def page_info(page: service.Page) -> InventoryPageInfo:
 @strawberry.type(description="A product (SKU); stock totals are over internal locations.")
 class Product:
     row: strawberry.Private[ProductRow]
+    totals: strawberry.Private[service.Totals]
 
     @strawberry.field
     def id(self, info: Info[Any, Any]) -> strawberry.ID:
@@ -159,16 +152,16 @@ class Product:
         return self.row.active
 
     @strawberry.field
-    async def on_hand(self, info: Info[Any, Any]) -> int:
-        return (await product_totals(info, self.row.id)).on_hand
+    def on_hand(self) -> int:
+        return self.totals.on_hand
 
     @strawberry.field
-    async def reserved(self, info: Info[Any, Any]) -> int:
-        return (await product_totals(info, self.row.id)).reserved
+    def reserved(self) -> int:
+        return self.totals.reserved
 
     @strawberry.field
-    async def available(self, info: Info[Any, Any]) -> int:
-        return (await product_totals(info, self.row.id)).available
+    def available(self) -> int:
+        return self.totals.available
 
 
 @strawberry.type
@@ -200,6 +193,7 @@ class Location:
 @strawberry.type(description="One line of the ledger: never edited, undone by a reversal.")
 class Movement:
     row: strawberry.Private[MovementRow]
+    totals: strawberry.Private[dict[int, service.Totals]]
 
     @strawberry.field
     def id(self, info: Info[Any, Any]) -> strawberry.ID:
@@ -211,7 +205,7 @@ class Movement:
 
     @strawberry.field
     def product(self) -> Product:
-        return Product(row=self.row.product)
+        return Product(row=self.row.product, totals=self.totals[self.row.product_id])
 
     @strawberry.field
     def from_location(self) -> Location:
@@ -246,10 +240,11 @@ class Movement:
 @strawberry.type
 class Balance:
     row: strawberry.Private[BalanceRow]
+    totals: strawberry.Private[dict[int, service.Totals]]
 
     @strawberry.field
     def product(self) -> Product:
-        return Product(row=self.row.product)
+        return Product(row=self.row.product, totals=self.totals[self.row.product_id])
 
     @strawberry.field
     def location(self) -> Location:
@@ -461,8 +456,10 @@ class InventoryQuery:
         page = await service.list_products(
             team(info), first, after, search=search, category=category, active=active
         )
+        found = await totals_of(info, [row.id for row in page.items])
         return ProductConnection(
-            nodes=[Product(row=row) for row in page.items], page_info=page_info(page)
+            nodes=[Product(row=row, totals=found[row.id]) for row in page.items],
+            page_info=page_info(page),
         )
 
     @strawberry.field
@@ -473,7 +470,7 @@ class InventoryQuery:
             row = await service.get_product(team(info), decode(info, id, "Product", "id"))
         else:
             row = await service.product_by_sku(team(info), sku or "")
-        return Product(row=row)
+        return Product(row=row, totals=(await totals_of(info, [row.id]))[row.id])
 
     @strawberry.field
     async def locations(self, info: Info[Any, Any]) -> list[Location]:
@@ -497,8 +494,9 @@ class InventoryQuery:
             location_id=maybe(info, location_id, "Location", "locationId"),
             include_virtual=include_virtual,
         )
+        found = await totals_of(info, list({row.product_id for row in page.items}))
         return BalanceConnection(
-            nodes=[Balance(row=row) for row in page.items], page_info=page_info(page)
+            nodes=[Balance(row=row, totals=found) for row in page.items], page_info=page_info(page)
         )
 
     @strawberry.field
@@ -519,8 +517,9 @@ class InventoryQuery:
             location_id=maybe(info, location_id, "Location", "locationId"),
             kind=kind.value if kind else None,
         )
+        found = await totals_of(info, list({row.product_id for row in page.items}))
         return MovementConnection(
-            nodes=[Movement(row=row) for row in page.items], page_info=page_info(page)
+            nodes=[Movement(row=row, totals=found) for row in page.items], page_info=page_info(page)
         )
 
     @strawberry.field
@@ -555,7 +554,7 @@ class InventoryQuery:
         found = await service.reorder_suggestions(team(info), service.page_size(first))
         return [
             ReorderSuggestion(
-                product=Product(row=s.product),
+                product=Product(row=s.product, totals=s.totals),
                 on_hand=s.totals.on_hand,
                 reserved=s.totals.reserved,
                 available=s.totals.available,
@@ -720,7 +719,7 @@ class InventoryMutation:
         values = {name: getattr(input, name) for name in service.PRODUCT_FIELDS}
         values["tracking"] = input.tracking.value
         row = await service.create_product(ctx.platform, ctx.team_id, **values)
-        return Product(row=row)
+        return Product(row=row, totals=(await totals_of(info, [row.id]))[row.id])
 
     @strawberry.mutation
     async def inventory_update_product(
@@ -737,7 +736,7 @@ class InventoryMutation:
         row = await service.update_product(
             ctx.platform, ctx.team_id, decode(info, input.id, "Product", "id"), **values
         )
-        return Product(row=row)
+        return Product(row=row, totals=(await totals_of(info, [row.id]))[row.id])
 
     @strawberry.mutation
     async def inventory_receive_stock(self, info: Info[Any, Any], input: StockInput) -> Movement:
@@ -753,7 +752,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row)
+        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_ship_stock(self, info: Info[Any, Any], input: ShipStockInput) -> Movement:
@@ -770,7 +769,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row)
+        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_transfer_stock(
@@ -789,7 +788,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row)
+        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_adjust_stock(
@@ -807,7 +806,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row)
+        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_reverse_movement(
@@ -822,7 +821,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row)
+        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_reserve_stock(self, info: Info[Any, Any], input: StockInput) -> Reservation:
@@ -914,3 +913,45 @@ class InventoryMutation:
             raise Forbidden("Only the team's administrators may change this.")
         row = await service.set_allow_negative(ctx.team_id, allowed)
         return InventorySettings(allow_negative=row.allow_negative)
+
+
+@strawberry.type(description="INVENTORY_STOCK_LOW: available stock fell to the reorder point.")
+class StockEvent:
+    id: str = strawberry.field(description="The event id; pass it as `after` to resume.")
+    type: str
+    occurred_at: datetime
+    product_id: strawberry.ID | None
+    sku: str
+    location_id: strawberry.ID | None
+    on_hand: int
+    reserved: int
+    available: int
+    reorder_point: int
+    suggested_quantity: int
+
+
+@strawberry.type
+class InventorySubscription:
+    @strawberry.subscription
+    async def inventory_stock_events(
+        self, info: Info[Any, Any], after: str | None = None
+    ) -> AsyncGenerator[StockEvent, None]:
+        """Low-stock alerts of the team, live; with `after`, first those missed since then."""
+        ctx = brik_context(info)
+        position = int(after) if after and after.isdigit() else None
+        async for event in ctx.platform.events(ctx.team_id, [service.STOCK_LOW], position):
+            p = event.payload
+            product, location = p.get("product_id"), p.get("location_id")
+            yield StockEvent(
+                id=str(event.id),
+                type=event.type,
+                occurred_at=event.occurred_at,
+                product_id=encode(info, "Product", product) if product else None,
+                sku=str(p.get("sku", "")),
+                location_id=encode(info, "Location", location) if location else None,
+                on_hand=int(p.get("on_hand", 0)),
+                reserved=int(p.get("reserved", 0)),
+                available=int(p.get("available", 0)),
+                reorder_point=int(p.get("reorder_point", 0)),
+                suggested_quantity=int(p.get("suggested_quantity", 0)),
+            )

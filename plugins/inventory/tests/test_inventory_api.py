@@ -388,3 +388,32 @@ async def test_movements_filter_by_kind(gql, team, kind):
         team.token,
     )
     assert data["inventory"]["movements"]["nodes"] == [{"kind": "RECEIPT", "quantity": 2}]
+
+
+async def test_stock_low_reaches_the_inventory_stock_events_subscription(gql, team, subscriptions):
+    main, _, product = await setup(gql, team.token)  # reorder point 2
+    await gql.ok(
+        RECEIVE,
+        {"input": {"productId": product["id"], "locationId": main["id"], "quantity": 5}},
+        team.token,
+    )
+    async with subscriptions(team.token) as conn:
+        sub = await conn.subscribe(
+            "subscription { inventoryStockEvents { type sku productId available reorderPoint suggestedQuantity } }"
+        )
+        await conn.ping()
+        await gql.ok(
+            SHIP,
+            {"input": {"productId": product["id"], "locationId": main["id"], "quantity": 3}},
+            team.token,
+        )
+        assert (await sub.next()) == {
+            "inventoryStockEvents": {
+                "type": "INVENTORY_STOCK_LOW",
+                "sku": "A-1",
+                "productId": product["id"],
+                "available": 2,
+                "reorderPoint": 2,
+                "suggestedQuantity": 10,
+            }
+        }

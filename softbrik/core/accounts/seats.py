@@ -100,6 +100,10 @@ async def assign_brik(
             current.ends_on = None
             await current.save(update_fields=["ends_on"])
             current.user = user
+            # A removal undone after the cut-off: the drafted renewal now has the seat.
+            from softbrik.core.billing.service import recompose_draft
+
+            await recompose_draft(rt, team)
             return current
         seat = await Seat.create(
             team=team, user=user, brik=brik, starts_on=today, created_at=rt.clock.now()
@@ -177,6 +181,10 @@ async def restore_user(rt: Runtime, team: Team, user_id: int) -> User:
         user.removal_on = None
         user.access_ended_at = None
         await user.save(update_fields=["removal_on", "access_ended_at"])
+        # Undone after the cut-off: the drafted renewal now has the seats (R-BILL-14, -15).
+        from softbrik.core.billing.service import recompose_draft
+
+        await recompose_draft(rt, team)
     return user
 
 

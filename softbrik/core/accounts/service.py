@@ -236,6 +236,16 @@ async def authenticate(rt: Runtime, token: str) -> Session | None:
     return session
 
 
+async def session_still_valid(rt: Runtime, session_id: int) -> Session | None:
+    """The session again, fresh from the database, if it still signs its user in."""
+    session = await Session.get_or_none(id=session_id).select_related("user", "user__team")
+    if session is None or session.revoked_at is not None:
+        return None
+    if session.expires_at <= rt.clock.now() or not can_sign_in(rt, session.user):
+        return None
+    return session
+
+
 async def log_out(rt: Runtime, session: Session) -> None:
     session.revoked_at = rt.clock.now()
     await session.save(update_fields=["revoked_at"])

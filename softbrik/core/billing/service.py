@@ -634,13 +634,31 @@ async def switch_to_calendar_billing(rt: Runtime, team: Team) -> Team:
         team.calendar_from = calendar.calendar_from
         await team.save(update_fields=["calendar_from"])
         # A renewal drafted already (after the cut-off) is composed again on the new periods.
-        draft = await Invoice.get_or_none(
-            key=renewal_key(team.id, account.next_billing_date), status=InvoiceStatus.DRAFT
-        )
-        if draft is not None:
-            await draft.delete()
-            await compose_renewal(rt, team, account.next_billing_date)
+        await recompose_draft(rt, team)
     return team
+
+
+async def recompose_draft(rt: Runtime, team: Team) -> None:
+    """Compose the drafted renewal again, in the caller's transaction.
+
+    Composition follows the seats, not the moment it runs (`renewal_lines`), so this changes it
+    only for what the rules say: a removal undone after the cut-off keeps the seat in the next
+    period, which is then billed (R-BILL-14: the undo costs nothing more than keeping the seat;
+    R-BILL-15: no seat is ever unbilled); a calendar switch changes the period (R-BILL-16).
+    """
+    account = await BillingAccount.get_or_none(team_id=team.id)
+    if account is None or account.stage != BillingStage.RENEW:
+        return  # not drafted yet: the composition will see the seats as they are
+    billing_date = account.next_billing_date
+    closing = account.closure_effective_on
+    if closing is not None and billing_date >= closing:
+        return
+    draft = await Invoice.get_or_none(key=renewal_key(team.id, billing_date))
+    if draft is not None and draft.status != InvoiceStatus.DRAFT:
+        return
+    if draft is not None:
+        await draft.delete()
+    await compose_renewal(rt, team, billing_date)
 
 
 async def team_invoice(team: Team, invoice_id: int) -> Invoice:

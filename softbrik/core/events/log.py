@@ -73,3 +73,9 @@ async def prune(clock: Clock, retention_days: int) -> int:
     cutoff = clock.now() - timedelta(days=retention_days)
     deleted: int = await Event.filter(occurred_at__lt=cutoff).delete()
     return deleted
+
+
+async def last_position() -> int:
+    """The position of the newest committed event (0 for an empty log)."""
+    ids: list[Any] = await Event.all().order_by("-id").limit(1).values_list("id", flat=True)
+    return int(ids[0]) if ids else 0

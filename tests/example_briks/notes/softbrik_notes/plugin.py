@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import click
@@ -20,6 +21,9 @@ from softbrik.plugin import (
 from softbrik_notes.models import Note as NoteRow
 
 SEEN_EVENTS: list[Any] = []
+BROKEN: set[str] = set()
+"""Event types the handler fails on while listed (tests of retries and isolation)."""
+ATTEMPTS: dict[int, int] = {}
 
 
 @strawberry.type
@@ -75,9 +79,24 @@ def softbrik_brik() -> BrikManifest:
     )
 
 
+@strawberry.type
+class NotesSubscription:
+    @strawberry.subscription
+    async def notes_added(
+        self, info: Info[Any, Any], after: str | None = None
+    ) -> AsyncGenerator[str, None]:
+        """The titles of notes added in the team, live."""
+        ctx = brik_context(info)
+        position = int(after) if after else None
+        async for event in ctx.platform.events(ctx.team_id, ["NOTES_ADDED"], position):
+            yield str(event.payload["title"])
+
+
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    return BrikSchema(query=NotesQuery, mutations=[NotesMutation])
+    return BrikSchema(
+        query=NotesQuery, mutations=[NotesMutation], subscriptions=[NotesSubscription]
+    )
 
 
 @hookimpl
@@ -87,6 +106,9 @@ def softbrik_context(context: Any) -> dict[str, Any]:
 
 @hookimpl
 def softbrik_event(event: Any) -> None:
+    ATTEMPTS[event.id] = ATTEMPTS.get(event.id, 0) + 1
+    if event.type in BROKEN:
+        raise RuntimeError(f"notes cannot handle {event.type} now")
     SEEN_EVENTS.append(event)
 
 

@@ -61,7 +61,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
         briks=briks,
         mailer=mailer_from_settings(settings, clock),
         gateway=gateway_from_settings(settings, support_email=settings.support_email),
-        vault=Vault(provider_from_settings(settings)),
+        vault=Vault(provider_from_settings(settings), clock=clock),
         blobs=blob_store_from_settings(settings),
     )
     rt.extras["platform"] = CorePlatform(rt)

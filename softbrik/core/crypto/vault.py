@@ -25,12 +25,12 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tortoise.backends.base.client import TransactionalDBClient
 
+from softbrik.core.clock import Clock, SystemClock
 from softbrik.core.crypto.errors import DecryptionError, KeyDestroyed
 from softbrik.core.crypto.models import TeamKey
 from softbrik.core.crypto.providers import KeyProvider
@@ -121,9 +121,15 @@ class Vault:
     """
 
     def __init__(
-        self, provider: KeyProvider, *, cache_ttl: float = 300.0, cache_size: int = 1024
+        self,
+        provider: KeyProvider,
+        *,
+        clock: Clock | None = None,
+        cache_ttl: float = 300.0,
+        cache_size: int = 1024,
     ) -> None:
         self.provider = provider
+        self.clock: Clock = clock or SystemClock()
         self._cache = _KeyCache(cache_size, cache_ttl)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         # Teams whose key this process created inside a database transaction that may still
@@ -196,7 +202,7 @@ class Vault:
         if row is None:
             raise KeyDestroyed(f"team {team_id} has no data key")
         row.wrapped = await self.provider.rewrap(bytes(row.wrapped), self._context(team_id))
-        row.rotated_at = datetime.now(UTC)
+        row.rotated_at = self.clock.now()
         await row.save(update_fields=["wrapped", "rotated_at"])
 
     async def destroy(self, team_id: int) -> bool:

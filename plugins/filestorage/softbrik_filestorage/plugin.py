@@ -35,9 +35,9 @@ def softbrik_brik() -> BrikManifest:
 
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    from softbrik_filestorage.schema import FilestorageMutation, FilestorageQuery
+    from softbrik_filestorage.schema import NODES, FilestorageMutation, FilestorageQuery
 
-    return BrikSchema(query=FilestorageQuery, mutations=[FilestorageMutation])
+    return BrikSchema(query=FilestorageQuery, mutations=[FilestorageMutation], nodes=NODES)
 
 
 @hookimpl

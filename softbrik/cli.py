@@ -108,21 +108,35 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--ssl-certfile", default=None, help="PEM certificate: serve HTTPS (R-SEC-1).")
+@click.option(
+    "--ssl-certfile",
+    default=None,
+    help="PEM certificate: serve HTTPS (R-SEC-1).",
+    type=click.Path(),
+)
 @click.option("--ssl-keyfile", default=None, help="PEM private key of the certificate.")
 def serve(host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
-    """Serve the API with uvicorn (an embedded SQLite database is migrated first)."""
+    """Serve the API with uvicorn (an embedded SQLite database is migrated first).
+
+    With a certificate and key (options, or SOFTBRIK_SSL_CERTFILE/_KEYFILE) it serves HTTPS
+    only. Forwarding headers are read by the app itself, and only from
+    SOFTBRIK_TRUSTED_PROXIES (softbrik/web/addresses.py), so uvicorn's own are off."""
     import uvicorn
 
     from softbrik.app import create_app
 
-    app = create_app(settings())
+    s = settings()
+    certfile = ssl_certfile or s.ssl_certfile
+    keyfile = ssl_keyfile or s.ssl_keyfile
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("HTTPS needs both a certificate and its key.")
+    app = create_app(s)
     uvicorn.run(
         app,
         host=host,
         port=port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
         log_config=None,
         proxy_headers=False,
     )

@@ -99,21 +99,8 @@ class IsolationWorld:
         self, query: str, variables: dict[str, Any], files: Mapping[str, bytes], token: str
     ) -> Any:
         """A GraphQL multipart request: each `files` key is a variable of type Upload."""
-        operations = {"query": query, "variables": {**variables, **dict.fromkeys(files)}}
-        mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
-        response = await self.gql.http.post(
-            "/graphql",
-            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
-            files={
-                str(i): (f"{name}.bin", data, "application/octet-stream")
-                for i, (name, data) in enumerate(files.items())
-            },
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        body = response.json()
-        if self.gql.watch is not None:
-            self.gql.watch.check(token, dumps(body))
-        return body
+        named = {name: (f"{name}.bin", data) for name, data in files.items()}
+        return await self.gql.multipart(query, variables, named, token)
 
 
 MakeId = Callable[[IsolationWorld], Awaitable[str]]

@@ -25,13 +25,14 @@ server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import secrets
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,6 +205,36 @@ class GraphQLClient:
         body: dict[str, Any] = response.json()
         if self.watch is not None:
             self.watch.learn(variables, body)
+            self.watch.check(token, dumps(body))
+        return body
+
+    async def multipart(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: Mapping[str, tuple[str, bytes]],
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """A GraphQL multipart request (upload): each `files` key is a variable of type
+        Upload, given as (file name, content). Sends `X-Softbrik-CSRF`, as a browser app must
+        (uploads without it are refused, softbrik/web/guard.py)."""
+        token = token if token is not None else self.token
+        operations = {"query": query, "variables": {**variables, **dict.fromkeys(files)}}
+        mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
+        sent = {"X-Softbrik-CSRF": "1"}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        response = await self.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            files={
+                str(i): (filename, data, "application/octet-stream")
+                for i, (filename, data) in enumerate(files.values())
+            },
+            headers=sent,
+        )
+        body: dict[str, Any] = response.json()
+        if self.watch is not None:
             self.watch.check(token, dumps(body))
         return body
 

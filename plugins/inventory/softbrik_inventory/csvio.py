@@ -294,6 +294,7 @@ async def import_csv(
         return _finish(report)
     importer = IMPORTERS[kind](platform, team_id, report, actor_id)
     await importer.prepare()
+    await importer.scan(_rows(_header(open_lines())[1], None, None))
     await importer.validate(_rows(lines, report, progress))
     if report.error_count and not (dry_run and importer.checks_while_writing):
         return _finish(report)
@@ -362,6 +363,9 @@ class Importer:
 
     async def prepare(self) -> None:
         pass
+
+    async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+        """A first read of the file, for what validation must know before the rows it checks."""
 
     async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
         raise NotImplementedError
@@ -695,6 +699,18 @@ class LedgerWriter:
                 await Balance.bulk_update(changed, fields=["on_hand"])
 
 
+@dataclass(frozen=True)
+class Named:
+    """A ledger row that a later reversal names: what the reversal must mirror."""
+
+    kind: MovementKind
+    product: Product
+    source: Location
+    target: Location
+    lot: str
+    quantity: int
+
+
 class LedgerImporter(Importer):
     """Movements with their times. The ledger is never backdated: rows come in time order, at
     or after the team's last movement; a row that would take an internal location below zero
@@ -709,7 +725,16 @@ class LedgerImporter(Importer):
         self.last_at = last.posted_at if last else None
         self.settings = await service.team_settings(self.team_id)
         self.referenced: set[int] = set()
+        """Row numbers a reversal names: their rows are remembered to check the mirror."""
+        self.named: dict[int, Named] = {}
         self.ids: dict[int, int] = {}
+
+    async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+        # Only the reverses column: memory grows with the reversals, not with the rows.
+        for _, row in rows:
+            number = row.get("reverses", "").strip()
+            if number.isdigit():
+                self.referenced.add(int(number))
 
     async def product(self, sku: str) -> Product | None:
         if sku not in self.products:
@@ -794,18 +819,14 @@ class LedgerImporter(Importer):
                 self.report.error(line, "number", "numbers must grow from row to row.")
                 continue
             last_number = c["number"]
-            if c["reverses"] is not None:
-                if c["kind"] != MovementKind.REVERSAL or c["reverses"] >= c["number"]:
-                    self.report.error(
-                        line, "reverses", "reverses must name an earlier row, on a reversal."
-                    )
-                    continue
-                if c["reverses"] in reversed_numbers:
-                    self.report.error(line, "reverses", "That row is already reversed.")
+            if c["kind"] == MovementKind.REVERSAL or c["reverses"] is not None:
+                if not self.mirrors(line, c, reversed_numbers):
                     continue
                 reversed_numbers.add(c["reverses"])
-                if writer is None:
-                    self.referenced.add(c["reverses"])
+            if c["number"] in self.referenced:
+                self.named[c["number"]] = Named(
+                    c["kind"], c["product"], c["source"], c["target"], c["lot"], c["quantity"]
+                )
             ok = True
             for location, sign in ((c["source"], -1), (c["target"], 1)):
                 if location.kind != LocationKind.INTERNAL:
@@ -850,6 +871,40 @@ class LedgerImporter(Importer):
                 )
                 if c["number"] in self.referenced:
                     self.ids[c["number"]] = int(movement.id)
+
+    def mirrors(self, line: int, c: dict[str, Any], reversed_numbers: set[int]) -> bool:
+        """A reversal names an earlier row and moves the same back, as `reverse_movement` posts
+        it: same product, lot and quantity, from the row's target to its source, once only."""
+        number = c["reverses"]
+        if c["kind"] != MovementKind.REVERSAL or number is None or number >= c["number"]:
+            self.report.error(line, "reverses", "reverses must name an earlier row, on a reversal.")
+            return False
+        if number in reversed_numbers:
+            self.report.error(line, "reverses", "That row is already reversed.")
+            return False
+        named = self.named.get(number)
+        if named is None:
+            self.report.error(line, "reverses", f"Row {number} is not in the file or has errors.")
+            return False
+        if named.kind == MovementKind.REVERSAL:
+            self.report.error(line, "reverses", "A reversal cannot be reversed; post a new row.")
+            return False
+        back = (
+            f"A reversal of row {number} moves {named.quantity} of {named.product.sku}"
+            f"{f' lot {named.lot}' if named.lot else ''} back "
+            f"from {named.target.path} to {named.source.path}."
+        )
+        for column, found, wanted in (
+            ("sku", c["product"].id, named.product.id),
+            ("quantity", c["quantity"], named.quantity),
+            ("from", c["source"].id, named.target.id),
+            ("to", c["target"].id, named.source.id),
+            ("lot", c["lot"], named.lot),
+        ):
+            if found != wanted:
+                self.report.error(line, column, back)
+                return False
+        return True
 
     async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
         await self._walk(rows, None)

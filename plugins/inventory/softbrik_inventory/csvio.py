@@ -294,7 +294,8 @@ async def import_csv(
         return _finish(report)
     importer = IMPORTERS[kind](platform, team_id, report, actor_id)
     await importer.prepare()
-    await importer.scan(_rows(_header(open_lines())[1], None, None))
+    if importer.scans_first:
+        await importer.scan(_rows(_header(open_lines())[1], None, None))
     await importer.validate(_rows(lines, report, progress))
     if report.error_count and not (dry_run and importer.checks_while_writing):
         return _finish(report)
@@ -363,6 +364,9 @@ class Importer:
 
     async def prepare(self) -> None:
         pass
+
+    scans_first = False
+    """Whether `scan` reads the file once before it is validated."""
 
     async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
         """A first read of the file, for what validation must know before the rows it checks."""
@@ -728,6 +732,8 @@ class LedgerImporter(Importer):
         """Row numbers a reversal names: their rows are remembered to check the mirror."""
         self.named: dict[int, Named] = {}
         self.ids: dict[int, int] = {}
+
+    scans_first = True
 
     async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
         # Only the reverses column: memory grows with the reversals, not with the rows.

@@ -9,6 +9,7 @@ products, locations and lots, never with the number of rows.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -111,7 +112,11 @@ class Report:
             self.errors.append(RowError(row, column, message))
 
 
-Progress = Callable[[int], None]
+Progress = Callable[[str, int, int | None], None]
+"""Told `(phase, rows done, rows in all when known)` every BATCH rows and at the end of a pass:
+"checking" every row first, then "writing" them."""
+CHECKING = "checking"
+WRITING = "writing"
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -137,11 +142,29 @@ async def _chunks(query: Any) -> AsyncIterator[list[Any]]:
         last = rows[-1].id
 
 
+def source(team_id: int, kind: Kind) -> Any:
+    """The rows an export of this kind writes."""
+    if kind == Kind.PRODUCTS:
+        return Product.filter(team_id=team_id)
+    if kind == Kind.LOCATIONS:
+        return Location.filter(team_id=team_id, kind=LocationKind.INTERNAL)
+    if kind == Kind.STOCK:
+        return Balance.filter(team_id=team_id, internal=True, on_hand__not=0)
+    return Movement.filter(team_id=team_id)
+
+
+async def count_rows(team_id: int, kind: Kind) -> int:
+    """How many rows an export of this kind writes (for its progress)."""
+    found: int = await source(team_id, kind).count()
+    return found
+
+
 async def export(team_id: int, kind: Kind, delimiter: str = ",") -> AsyncIterator[str]:
     """The team's data of one kind as CSV lines (header first), read in batches."""
     yield _line(COLUMNS[kind], delimiter)
+    rows_of = source(team_id, kind)
     if kind == Kind.PRODUCTS:
-        async for rows in _chunks(Product.filter(team_id=team_id)):
+        async for rows in _chunks(rows_of):
             for p in rows:
                 yield _line(
                     (
@@ -160,22 +183,15 @@ async def export(team_id: int, kind: Kind, delimiter: str = ",") -> AsyncIterato
                     delimiter,
                 )
     elif kind == Kind.LOCATIONS:
-        for location in await Location.filter(team_id=team_id, kind=LocationKind.INTERNAL).order_by(
-            "path"
-        ):
+        for location in await rows_of.order_by("path"):
             yield _line((location.path,), delimiter)
     elif kind == Kind.STOCK:
-        balances = Balance.filter(team_id=team_id, internal=True, on_hand__not=0).select_related(
-            "product", "location"
-        )
-        async for rows in _chunks(balances):
+        async for rows in _chunks(rows_of.select_related("product", "location")):
             for b in rows:
                 yield _line((b.product.sku, b.location.path, b.lot, b.on_hand), delimiter)
     else:
         number = 0
-        query = Movement.filter(team_id=team_id).select_related(
-            "product", "from_location", "to_location"
-        )
+        query = rows_of.select_related("product", "from_location", "to_location")
         async for rows in _chunks(query):
             for m in rows:
                 number += 1
@@ -277,9 +293,10 @@ async def import_csv(
 ) -> Report:
     """Validate every row, then (unless `dry_run`) write them all in one transaction.
 
-    `open_lines` opens the file afresh: it is read once to validate and once to write, so
-    that nothing but per-key state is ever held in memory. A real import with any error raises
-    BAD_USER_INPUT carrying the errors, and writes nothing.
+    `open_lines` opens the file afresh: it is read once to validate and once to write (the
+    ledger's first reads only the rows reversals name), so that nothing but per-key state is
+    ever held in memory. A real import with any error raises `ImportFailed` (BAD_USER_INPUT
+    carrying the errors), and writes nothing. `progress` hears how far each pass is.
     """
     kind = Kind(kind)
     report = Report(kind, dry_run)
@@ -296,12 +313,13 @@ async def import_csv(
     await importer.prepare()
     if importer.scans_first:
         await importer.scan(_rows(_header(open_lines())[1], None, None))
-    await importer.validate(_rows(lines, report, progress))
+    await importer.validate(_rows(lines, report, progress, CHECKING))
     if report.error_count and not (dry_run and importer.checks_while_writing):
         return _finish(report)
     try:
         async with in_transaction():
-            await importer.write(_rows(_header(open_lines())[1], None, progress))
+            lines = _header(open_lines())[1]
+            await importer.write(_rows(lines, None, progress, WRITING, report.rows))
             if report.error_count and not dry_run:
                 # Found only while writing (a SKU twice in the file, stock that moved since
                 # the validation): roll back, write nothing.
@@ -318,18 +336,30 @@ class _DryRun(Exception):
     pass
 
 
-def _rows(
-    lines: Iterable[str], report: Report | None, progress: Progress | None
-) -> Iterator[tuple[int, dict[str, str]]]:
+Rows = AsyncIterator[tuple[int, dict[str, str]]]
+
+
+async def _rows(
+    lines: Iterable[str],
+    report: Report | None,
+    progress: Progress | None = None,
+    phase: str = CHECKING,
+    total: int | None = None,
+) -> Rows:
+    count = 0
     for count, (line, row) in enumerate(rows(lines), start=1):
         extra = int(row.pop("__extra__"))
         if extra > 0 and report is not None:
             report.error(line, "", f"The row has {extra} values more than the header.")
         if report is not None:
             report.rows = count
-        if progress is not None and count % BATCH == 0:
-            progress(count)
+        if count % BATCH == 0:
+            if progress is not None:
+                progress(phase, count, total)
+            await asyncio.sleep(0)  # checking is mostly Python: let the server answer others
         yield line, row
+    if progress is not None and count % BATCH:
+        progress(phase, count, total)
 
 
 def _finish(report: Report) -> Report:
@@ -338,16 +368,24 @@ def _finish(report: Report) -> Report:
     return report
 
 
-def _failed(report: Report) -> BadUserInput:
-    first = report.errors[0]
-    return BadUserInput(
-        f"The import has {report.error_count} errors; nothing was imported. "
-        f"First: line {first.row}, {first.column}: {first.message}",
-        field="csv",
-        errors=[
-            {"row": e.row, "column": e.column, "message": e.message} for e in report.errors[:50]
-        ],
-    )
+class ImportFailed(BadUserInput):
+    """A real import with errors: nothing was written; `report` lists every error."""
+
+    def __init__(self, report: Report) -> None:
+        first = report.errors[0]
+        super().__init__(
+            f"The import has {report.error_count} errors; nothing was imported. "
+            f"First: line {first.row}, {first.column}: {first.message}",
+            field="csv",
+            errors=[
+                {"row": e.row, "column": e.column, "message": e.message} for e in report.errors[:50]
+            ],
+        )
+        self.report = report
+
+
+def _failed(report: Report) -> ImportFailed:
+    return ImportFailed(report)
 
 
 class Importer:
@@ -368,13 +406,13 @@ class Importer:
     scans_first = False
     """Whether `scan` reads the file once before it is validated."""
 
-    async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def scan(self, rows: Rows) -> None:
         """A first read of the file, for what validation must know before the rows it checks."""
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def validate(self, rows: Rows) -> None:
         raise NotImplementedError
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         raise NotImplementedError
 
 
@@ -412,18 +450,18 @@ class ProductImporter(Importer):
             self.report.error(line, column, exc.message)
             return None
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         # A SKU twice in the file is found by the database, not by a set of every SKU: a row
         # whose SKU matches a product created by this import is the second one.
         last = await Product.filter(team_id=self.team_id).order_by("-id").first()
         self.first_new_id = (last.id if last else 0) + 1
         batch: list[dict[str, Any]] = []
         skus: set[str] = set()
-        for line, row in rows:
+        async for line, row in rows:
             clean = self.clean(line, row)
             if clean is None:
                 continue
@@ -498,16 +536,16 @@ class LocationImporter(Importer):
             return None
         return parts
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         known = {
             loc.path: loc.id
             for loc in await Location.filter(team_id=self.team_id, kind=LocationKind.INTERNAL)
         }
-        for line, row in rows:
+        async for line, row in rows:
             parts = self.clean(line, row)
             if parts is None:
                 continue
@@ -572,15 +610,15 @@ class StockImporter(Importer):
         assert product is not None and location is not None
         return product, location, lot, quantity
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             await self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         writer = LedgerWriter(self.platform, self.team_id, self.actor_id, self.report)
         source = self.virtual[LocationKind.LOSS]
         now = self.platform.now()
-        for line, row in rows:
+        async for line, row in rows:
             found = await self.clean(line, row)
             if found is None:
                 continue
@@ -735,9 +773,9 @@ class LedgerImporter(Importer):
 
     scans_first = True
 
-    async def scan(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def scan(self, rows: Rows) -> None:
         # Only the reverses column: memory grows with the reversals, not with the rows.
-        for _, row in rows:
+        async for _, row in rows:
             number = row.get("reverses", "").strip()
             if number.isdigit():
                 self.referenced.add(int(number))
@@ -801,14 +839,12 @@ class LedgerImporter(Importer):
             "reverses": reverses,
         }
 
-    async def _walk(
-        self, rows: Iterator[tuple[int, dict[str, str]]], writer: LedgerWriter | None
-    ) -> None:
+    async def _walk(self, rows: Rows, writer: LedgerWriter | None) -> None:
         balances: dict[tuple[int, int, str], int] = {}
         last_at = self.last_at
         last_number = 0
         reversed_numbers: set[int] = set()
-        for line, row in rows:
+        async for line, row in rows:
             c = await self.clean(line, row)
             if c is None:
                 continue
@@ -912,10 +948,10 @@ class LedgerImporter(Importer):
                 return False
         return True
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def validate(self, rows: Rows) -> None:
         await self._walk(rows, None)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         writer = LedgerWriter(self.platform, self.team_id, self.actor_id, self.report)
         self.report.created = 0
         await self._walk(rows, writer)

@@ -318,12 +318,12 @@ async def import_csv(
         return _finish(report)
     try:
         async with in_transaction():
-            lines = _header(open_lines())[1]
-            await importer.write(_rows(lines, None, progress, WRITING, report.rows))
+            again = _header(open_lines())[1]
+            await importer.write(_rows(again, None, progress, WRITING, report.rows))
             if report.error_count and not dry_run:
                 # Found only while writing (a SKU twice in the file, stock that moved since
                 # the validation): roll back, write nothing.
-                raise _failed(report)
+                raise ImportFailed(report)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -364,7 +364,7 @@ async def _rows(
 
 def _finish(report: Report) -> Report:
     if report.error_count and not report.dry_run:
-        raise _failed(report)
+        raise ImportFailed(report)
     return report
 
 
@@ -383,9 +383,6 @@ class ImportFailed(BadUserInput):
         )
         self.report = report
 
-
-def _failed(report: Report) -> ImportFailed:
-    return ImportFailed(report)
 
 
 class Importer:

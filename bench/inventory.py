@@ -250,7 +250,9 @@ def uploads(rows: int, directory: Path) -> list[tuple[int, float, float, float]]
                 },
             },
         )
-        headers = {"Authorization": f"Bearer {signed.json()['data']['signUp']['token']}"}
+        token = signed.json()["data"]["signUp"]["token"]
+        # An upload carries the CSRF header a browser app sends (softbrik/web/guard.py).
+        headers = {"Authorization": f"Bearer {token}", "X-Softbrik-CSRF": "1"}
         for size in (max(rows // 10, 1), rows):
             path = directory / f"upload-{size}.csv"
             product_csv(path, size, prefix=f"U{size}-")  # new SKUs: every row creates

@@ -384,7 +384,6 @@ class ImportFailed(BadUserInput):
         self.report = report
 
 
-
 class Importer:
     def __init__(
         self, platform: Platform, team_id: int, report: Report, actor_id: int | None

@@ -80,20 +80,11 @@ query($id: ID!) { inventory { importJob(id: $id) {
 async def upload_csv(
     gql: Any, token: str, kind: str, data: bytes, dry_run: bool, name: str = "stock.csv"
 ) -> dict[str, Any]:
-    """Send a CSV file with the GraphQL multipart request spec, as a browser would."""
-    import json
-
-    operations = {
-        "query": IMPORT_FILE,
-        "variables": {"file": None, "kind": kind, "dryRun": dry_run},
-    }
-    response = await gql.http.post(
-        "/graphql",
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": (name, data, "text/csv")},
-        headers={"Authorization": f"Bearer {token}"},
+    """Send a CSV file with the GraphQL multipart request spec, as a browser app would."""
+    variables = {"kind": kind, "dryRun": dry_run}
+    body: dict[str, Any] = await gql.multipart(
+        IMPORT_FILE, variables, {"file": (name, data)}, token
     )
-    body: dict[str, Any] = response.json()
     return body
 
 

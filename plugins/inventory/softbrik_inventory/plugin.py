@@ -152,11 +152,12 @@ def softbrik_cli(group: click.Group) -> None:
                 report = failed.report
         for error in report.errors:
             click.echo(f"line {error.row}, {error.column or '-'}: {error.message}")
-        done = "would be" if dry_run else "were"
-        click.echo(
-            f"{report.rows} rows, {report.error_count} errors; {report.created} created and "
-            f"{report.updated} updated {done if not report.error_count else 'none written'}"
-        )
+        if report.error_count:
+            outcome = "nothing written"
+        else:
+            would = "would be " if dry_run else ""
+            outcome = f"{report.created} {would}created, {report.updated} {would}updated"
+        click.echo(f"{report.rows} rows, {report.error_count} errors: {outcome}")
         log.info(
             "inventory import",
             extra={"team_id": team_id, "kind": kind, "dry_run": dry_run, "rows": report.rows},

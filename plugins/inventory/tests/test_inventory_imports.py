@@ -178,6 +178,7 @@ async def test_the_import_and_export_commands_show_progress(
     done = cli("import", "products", str(source), *team_option, "--dry-run", **env)
     assert done.returncode == 1, done.stderr
     assert "line 702, reorder_point: reorder_point must be a whole number" in done.stdout
+    assert "1500 rows, 1 errors: nothing written" in done.stdout
     # A dry run of products writes too (and rolls back): a SKU twice is found by writing.
     assert progress_logged(done.stderr) == [
         ("checking", 1000, None),
@@ -189,7 +190,7 @@ async def test_the_import_and_export_commands_show_progress(
     source.write_bytes(products_csv(1500))
     done = cli("import", "products", str(source), *team_option, **env)
     assert done.returncode == 0, done.stderr
-    assert "1500 rows, 0 errors; 1500 created and 0 updated were" in done.stdout
+    assert "1500 rows, 0 errors: 1500 created, 0 updated" in done.stdout
     assert progress_logged(done.stderr)[-1] == ("writing", 1500, 1500)
     assert await Product.filter(team_id=team.team_id).count() == 1500
 

@@ -605,6 +605,7 @@ async def put_chunk(
             f"Chunk {index} must have {expected} bytes, not {written}.", field="chunk"
         )
     replaced: str | None = None
+    existed = False
     async with in_transaction():
         current = await Upload.filter(id=upload.id).select_for_update().first()
         if current is not None and current.status == "open":
@@ -614,7 +615,8 @@ async def put_chunk(
                     team_id=actor.team_id, upload_id=upload.id, index=index, size=written, key=key
                 )
             else:
-                replaced, row.key, row.size = row.key, key, written
+                existed, replaced = True, row.key or _legacy_key(upload.token, index)
+                row.key, row.size = key, written
                 await row.save(update_fields=["key", "size"])
             await Upload.filter(id=upload.id).update(
                 expires_at=actor.now() + timedelta(hours=CONFIG.upload_idle_hours)
@@ -624,16 +626,23 @@ async def put_chunk(
         raise Conflict(f"This upload is {current.status if current else 'gone'}.", field="uploadId")
     if replaced:
         await blobs.delete(actor.team_id, replaced)
-    _hashed(upload, index, hasher, replaced is not None)
+    _hashed(upload, index, hasher, existed)
     return upload
+
+
+def _legacy_key(token: str, index: int) -> str:
+    """Where a chunk stored before chunks had a key per attempt is."""
+    return f"{_parts_prefix(token)}{index}"
 
 
 async def parts(upload_id: int) -> list[tuple[str, int]]:
     """The sealed chunks of a completed upload, in order: (key, size)."""
     found: list[Any] = (
-        await Chunk.filter(upload_id=upload_id).order_by("index").values_list("key", "size")
+        await Chunk.filter(upload_id=upload_id)
+        .order_by("index")
+        .values_list("key", "size", "index", "upload__token")
     )
-    return [(str(key), int(size)) for key, size in found]
+    return [(key or _legacy_key(token, index), int(size)) for key, size, index, token in found]
 
 
 async def read_content(

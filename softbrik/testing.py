@@ -49,6 +49,7 @@ from softbrik.isolation import (
     IsolationCase,
     IsolationSpec,
     IsolationWorld,
+    StreamCase,
     core_cases,
     dumps,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "IsolationCase",
     "IsolationWorld",
     "Member",
+    "StreamCase",
     "TeamFactory",
     "TeamHandle",
     "require_service",
@@ -289,6 +291,16 @@ class Subscription:
             raise SubscriptionEnded("the subscription was refused", message["payload"])
         raise SubscriptionEnded("the subscription completed")
 
+    async def first(self, wait: float = 10.0) -> dict[str, Any]:
+        """The first answer as an HTTP response's body: `data` and `errors` (a refusal, too)."""
+        message = await self.client._take(self.id, wait)
+        if message["type"] == "next":
+            body: dict[str, Any] = message["payload"]
+            return body
+        if message["type"] == "error":
+            return {"data": None, "errors": message["payload"]}
+        return {"data": None, "errors": []}
+
     async def ended(self, wait: float = 10.0) -> SubscriptionEnded:
         """Wait for the end of the subscription (skipping results); returns how it ended."""
         while True:
@@ -309,10 +321,14 @@ class Subscriptions:
     with `Subscriptions.connect(httpx_client, url, token)`.
     """
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, token: str | None = None, watch: CanaryWatch | None = None) -> None:
         import asyncio
 
         self.ws = ws
+        self.token = token
+        self.watch = watch
+        """Checks every message against the other teams' canaries (R-ACC-4), as `gql` does."""
+        self._leak: AssertionError | None = None
         self.pings_received = 0
         self.pinged = asyncio.Event()
         """Set when the server sent a `ping`."""
@@ -331,6 +347,7 @@ class Subscriptions:
         url: str = "/graphql",
         token: str | None = None,
         params: dict[str, Any] | None = None,
+        watch: CanaryWatch | None = None,
     ) -> AsyncIterator[Subscriptions]:
         """Open the WebSocket, send `connection_init` and wait for `connection_ack`.
 
@@ -349,7 +366,7 @@ class Subscriptions:
                     keepalive_ping_interval_seconds=None,
                 )
             )
-            conn = cls(session)
+            conn = cls(session, token, watch)
             conn._reader = asyncio.create_task(conn._read())
             stack.push_async_callback(conn._stop_reading)
             payload = dict(params or {})
@@ -362,6 +379,8 @@ class Subscriptions:
                 await stack.aclose()
                 raise SubscriptionEnded(f"no connection_ack: {ack}", code=conn.close_code or 0)
             yield conn
+        if conn._leak is not None:  # a leak in a message the test did not read
+            raise conn._leak
 
     async def _stop_reading(self) -> None:
         if self._reader is not None:
@@ -409,6 +428,7 @@ class Subscriptions:
                 elif kind == "pong":
                     self._pong.set()
                 elif "id" in message and message["id"] in self._queues:
+                    self._check(message)
                     self._queues[message["id"]].put_nowait(message)
                 else:
                     self._control.put_nowait(message)
@@ -420,6 +440,14 @@ class Subscriptions:
             for queue in self._queues.values():
                 queue.put_nowait(closed)
 
+    def _check(self, message: dict[str, Any]) -> None:
+        if self.watch is None or self._leak is not None:
+            return
+        try:
+            self.watch.check(self.token, dumps(message))
+        except AssertionError as leak:
+            self._leak = leak  # raised in the test's task, at its next read
+
     async def _next_control(self, wait: float) -> dict[str, Any]:
         import asyncio
 
@@ -429,6 +457,8 @@ class Subscriptions:
         import asyncio
 
         message = await asyncio.wait_for(self._queues[op_id].get(), wait)
+        if self._leak is not None:
+            raise self._leak
         if message["type"] == "closed":
             self._queues[op_id].put_nowait(message)
             raise SubscriptionEnded("the connection closed", code=message.get("code") or 0)
@@ -704,7 +734,7 @@ def gql(http: httpx.AsyncClient, canary_watch: CanaryWatch) -> GraphQLClient:
 
 
 @pytest.fixture
-def subscriptions(softbrik_app: Any, softbrik_reset: None) -> Any:
+def subscriptions(softbrik_app: Any, softbrik_reset: None, canary_watch: CanaryWatch) -> Any:
     """Opens graphql-transport-ws connections to the app: `async with subscriptions(token) as
     conn: sub = await conn.subscribe(query); data = await sub.next()`."""
 
@@ -719,7 +749,7 @@ def subscriptions(softbrik_app: Any, softbrik_reset: None) -> Any:
         try:
             async with (
                 httpx.AsyncClient(transport=transport, base_url="http://softbrik.test") as client,
-                Subscriptions.connect(client, "/graphql", token, params) as conn,
+                Subscriptions.connect(client, "/graphql", token, params, canary_watch) as conn,
             ):
                 yield conn
         except BaseExceptionGroup as group:
@@ -831,21 +861,21 @@ def pytest_addhooks(pluginmanager: Any) -> None:
     pluginmanager.add_hookspecs(IsolationSpec)
 
 
-def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase]:
+def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase | StreamCase]:
     """The core's own ID-taking fields."""
     return core_cases()
 
 
 @pytest.fixture
 async def isolation_world(
-    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any
+    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any, subscriptions: Any
 ) -> IsolationWorld:
     """A victim team (admin and one member, every Brik) and an attacker team (every Brik)."""
     briks = [brik.key for brik in softbrik_app.state.rt.briks]
     victim = await team_factory.sign_up(briks)
     member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
     attacker = await team_factory.sign_up(briks)
-    return IsolationWorld(gql, team_factory, victim, member, attacker, briks)
+    return IsolationWorld(gql, team_factory, victim, member, attacker, briks, subscriptions)
 
 
 def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:

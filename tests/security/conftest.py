@@ -1,4 +1,6 @@
-"""Apps with settings of their own (production, tight limits), on the session's database."""
+"""Apps with settings of their own (production, tight limits), on the session's database; and
+the example `notes` Brik's stream case (its distribution has no pytest plugin of its own: it is
+installed into this session's directory after pytest started)."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,6 +10,7 @@ import httpx
 import pytest
 
 from softbrik.app import create_app
+from softbrik.testing import IsolationWorld, StreamCase, TeamHandle
 
 
 @pytest.fixture
@@ -24,3 +27,23 @@ def app_with(softbrik_app: Any, http: httpx.AsyncClient) -> Any:
             yield c
 
     return client
+
+
+async def _add_note(world: IsolationWorld, team: TeamHandle) -> None:
+    await world.gql.ok(
+        "mutation($t: String!) { notesAdd(title: $t) { title } }",
+        {"t": f"Note {team.canary}"},
+        token=team.admin.token,
+    )
+
+
+@pytest.hookimpl
+def pytest_softbrik_isolation_cases(config: Any) -> list[StreamCase]:
+    return [
+        StreamCase(
+            "Subscription.notesAdded",
+            "subscription($after: String) { notesAdded(after: $after) }",
+            _add_note,
+            {"after": "0"},
+        )
+    ]

@@ -103,6 +103,20 @@ class Drive:
         folder_id: str = data["filestorageCreateFolder"]["id"]
         return folder_id
 
+    async def my_files(self) -> str:
+        """The id of this member's own files (a folder only they and their sharees see)."""
+        data = await self.ok("{ filestorage { myFiles { id } } }")
+        home: str = data["filestorage"]["myFiles"]["id"]
+        return home
+
+    async def share(self, item_id: str, user_id: str, access: str = "READ") -> str:
+        data = await self.ok(
+            "mutation($i: ShareInput!) { filestorageShare(input: $i) { id access } }",
+            {"i": {"id": item_id, "userId": user_id, "access": access}},
+        )
+        share_id: str = data["filestorageShare"]["id"]
+        return share_id
+
     async def names(self, folder_id: str | None = None) -> list[str]:
         data = await self.ok(
             "query($f: ID) { filestorage { folders(folderId: $f) { name } files(folderId: $f) { name } } }",

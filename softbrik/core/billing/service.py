@@ -446,9 +446,9 @@ async def renewal_lines(
     return period, lines
 
 
-# The job's steps take what the step has read once already: the admins' addresses (`emails`)
-# the team's unsettled invoices (`invoices`, see `unsettled`), which they keep up to date, and
-# its locked billing account. Left out, they are read here.
+# The job's steps pass what they have read once already: the admins' addresses (`emails`), the
+# team's unsettled invoices (`invoices`, see `unsettled`, kept up to date here) and its locked
+# billing account. Left out, they are read here.
 
 
 async def compose_renewal(

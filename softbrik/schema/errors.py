@@ -20,6 +20,7 @@ CODES = {
     "CONFLICT",
     "PAYMENT_FAILED",
     "RATE_LIMITED",
+    "QUERY_TOO_COMPLEX",  # a document over a limit (softbrik/schema/limits.py)
     "INTERNAL_SERVER_ERROR",
 }
 

@@ -1,0 +1,42 @@
+"""A team's data in open formats (portability): the files of every Brik's `softbrik_export_team`,
+gathered by the core, so an operator can hand a company everything it keeps with Softbrik."""
+
+from __future__ import annotations
+
+import inspect
+import zipfile
+from pathlib import Path
+
+from softbrik.core.errors import NotFound
+from softbrik.core.runtime import Runtime
+
+
+async def export_team(rt: Runtime, team_id: int) -> dict[str, bytes]:
+    """Every Brik's files for the team, by name (each Brik names its own, e.g. `inventory/…`).
+
+    A Brik that gives a name another Brik gave already is an error naming both: nothing is
+    overwritten silently.
+    """
+    from softbrik.core.accounts.models import Team, TeamStatus
+
+    if not await Team.exists(id=team_id, status__not=TeamStatus.CLOSED):
+        raise NotFound(f"No team {team_id} (or it is closed).", field="team")
+    platform = rt.extras.get("platform")
+    files: dict[str, bytes] = {}
+    owners: dict[str, str] = {}
+    for brik in rt.briks:
+        found = rt.briks.call_one(brik, "softbrik_export_team", team_id=team_id, platform=platform)
+        if inspect.isawaitable(found):
+            found = await found
+        for name, data in (found or {}).items():
+            if name in files:
+                raise ValueError(f"Briks {owners[name]!r} and {brik.key!r} both export {name}.")
+            files[name], owners[name] = data, brik.key
+    return files
+
+
+def write_zip(files: dict[str, bytes], path: Path) -> None:
+    """The files in one ZIP archive, in name order."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            archive.writestr(name, files[name])

@@ -1,9 +1,10 @@
-"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, Brik routes."""
+"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, /metrics, Brik routes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import inspect
 import logging
 import time
@@ -31,6 +32,7 @@ from tortoise import Tortoise
 from softbrik.briks import BrikLoadError, BrikRegistry, load_briks
 from softbrik.core import db
 from softbrik.core.clock import Clock, SystemClock, TestClock
+from softbrik.core.metrics import CONTENT_TYPE, Metrics
 from softbrik.core.runtime import Runtime
 from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
@@ -111,6 +113,14 @@ async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    """Whether a scrape may read /metrics: the token when one is set, else not in production."""
+    if settings.metrics_token:
+        given = bearer(authorization) or ""
+        return hmac.compare_digest(given.encode(), settings.metrics_token.encode())
+    return settings.env != "production"
 
 
 def bearer(value: str | None) -> str | None:
@@ -235,8 +245,9 @@ class GraphQLView(GraphQL[Context, None]):
 class RequestIds:
     """Gives every request an id, echoed in `X-Request-Id` and in every log line."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -261,13 +272,16 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
+                seconds = time.perf_counter() - started
+                method, path = scope.get("method", ""), scope.get("path", "")
+                self.metrics.request(path, method, status, seconds)
                 log.info(
                     "request",
                     extra={
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
+                        "method": method,
+                        "path": path,
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(seconds * 1000, 2),
                     },
                 )
             request_id_var.reset(token)
@@ -317,6 +331,13 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: behind `SOFTBRIK_METRICS_TOKEN`, or open outside production."""
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            return JSONResponse({"error": "Not found."}, status_code=404)
+        await rt.metrics.read_database(rt)
+        return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
+
     async def invoice_pdf(request: Request) -> Response:
         """An invoice's PDF, for a signed-in member of its team (Bearer token)."""
         from softbrik.core.accounts.service import authenticate
@@ -351,6 +372,7 @@ def create_app(
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
     ]
@@ -392,5 +414,6 @@ def create_app(
     app.state.rt = rt
     app.state.schema = schema
     app.add_middleware(WebGuard, settings=settings)
-    app.add_middleware(RequestIds)  # outermost: refusals by the guard get a request id too
+    # outermost: refusals by the guard get a request id too, and are counted
+    app.add_middleware(RequestIds, metrics=rt.metrics)
     return app

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import hmac
 import inspect
+import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -130,6 +133,24 @@ def bearer(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+_ENCODED = 256
+_encoded_data: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+
+def _encoded(view: Any, data: Any) -> str:
+    """`data` as JSON, encoded once however many subscribers it goes to (kept by identity, with
+    the object itself, so the id is not reused while it is kept)."""
+    found = _encoded_data.get(id(data))
+    if found is not None and found[0] is data:
+        return found[1]
+    encoded = view.encode_json(data)
+    text = encoded.decode() if isinstance(encoded, bytes) else encoded
+    _encoded_data[id(data)] = (data, text)
+    if len(_encoded_data) > _ENCODED:
+        _encoded_data.popitem(last=False)
+    return text
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws with keep-alive: the server pings every `ws_ping_interval_seconds`
     once the connection is acknowledged (clients answer `pong`; proxies see traffic)."""
@@ -158,6 +179,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 yield result
 
         await super()._send_result_stream(operation, coded_results())
+
+    async def send_message(self, message: Any) -> None:
+        # A subscription result executed once for many subscribers (schema/execution.py) is
+        # also serialized once: only the operation id differs between their messages.
+        payload = message.get("payload") if message.get("type") == "next" else None
+        ws = getattr(self.websocket, "ws", None)
+        if ws is None or not isinstance(payload, dict) or payload.keys() != {"data"}:
+            await super().send_message(message)
+            return
+        data = _encoded(self.view, payload["data"])
+        text = f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data}}}}}'
+        try:
+            await ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
         if self.ping_task is not None:

@@ -246,13 +246,14 @@ def teams_export(team_id: int, output: Path) -> None:
     """Write a ZIP of every Brik's files for a team (its data in open formats)."""
     from softbrik.core.portability import export_team, write_zip
 
-    async def work(rt: Any) -> dict[str, bytes]:
-        return await export_team(rt, team_id)
+    async def work(rt: Any) -> int:
+        files = await export_team(rt, team_id)
+        await write_zip(files, output)  # streamed files read from the database and blobs
+        return len(files)
 
-    files: dict[str, bytes] = run_with_runtime(work)
-    write_zip(files, output)
-    log.info("team exported", extra={"team_id": team_id, "files": len(files)})
-    console.print(f"{len(files)} files written to {output}")
+    count: int = run_with_runtime(work)
+    log.info("team exported", extra={"team_id": team_id, "files": count})
+    console.print(f"{count} files written to {output}")
 
 
 @main.group()

@@ -190,10 +190,14 @@ async def get_job(
     team_id: int, job_id: int, field: str = "id"
 ) -> tuple[ImportJob, Progress | None]:
     """The team's import job, and how far it is when it runs in this process."""
+    # Progress first: a job ends by saving its row, then dropping its progress, so a row still
+    # running is never paired with a progress already dropped.
+    live = _running.get(job_id)
     job = await ImportJob.get_or_none(team_id=team_id, id=job_id)
     if job is None:
         raise NotFound("No import has this id.", field=field)
-    return job, _running.get(job.id)
+    running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    return job, live if running else None
 
 
 async def settle() -> None:

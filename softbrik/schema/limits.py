@@ -13,10 +13,11 @@ allowed and the found value:
 - **aliases** (`SOFTBRIK_MAX_ALIASES`): every `alias:` in the operation, counted once per use
   of the fragment it is in, so a fragment spread twenty times counts twenty times.
 
+Subscriptions sent over plain HTTP (GET or POST) are refused: they run on the WebSocket only.
 In production (`SOFTBRIK_ENV=production`), introspection is refused and validation messages
 leave out their "Did you mean …?" suggestions, which would otherwise spell out the schema.
 
-The rules are validation rule classes made once per set of limits (`rules_for`), so the
+The rules are validation rule classes made once per limit (`depth_rule`, `alias_rule`), so the
 document cache (softbrik/schema/documents.py) keys its validation results by them and a cached
 document is still checked against the limits in force. The token limit is a parser option,
 which the cache also keys by.
@@ -41,6 +42,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationContext, ValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from softbrik.settings import Settings
 
@@ -222,8 +224,12 @@ class QueryLimits:
         return lambda: LimitQueries(self)
 
 
+OVER_WEBSOCKET = "Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)."
+
+
 class LimitQueries(SchemaExtension):
-    """Adds the limits' parser options and validation rules to every operation."""
+    """Adds the limits' parser options and validation rules to every operation, and refuses
+    subscriptions over plain HTTP (they only run on the WebSocket)."""
 
     def __init__(self, limits: QueryLimits) -> None:
         self.limits = limits
@@ -251,6 +257,14 @@ class LimitQueries(SchemaExtension):
                 }
 
     def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        over_http = request is not None and request.scope["type"] == "http"
+        if over_http and context.operation_type is OperationType.SUBSCRIPTION:
+            # Set before validation, so neither the cache nor Strawberry validates it.
+            context.pre_execution_errors = [
+                GraphQLError(OVER_WEBSOCKET, extensions={"code": "BAD_USER_INPUT"})
+            ]
         yield
         if self.limits.production:
             for error in self.execution_context.pre_execution_errors or ():

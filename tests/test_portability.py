@@ -1,7 +1,10 @@
 """A team's data for the team: every Brik's `softbrik_export_team` files, gathered by the core."""
 
+import csv
+import dataclasses
+import io
+import json
 import zipfile
-from types import SimpleNamespace
 
 import pytest
 
@@ -26,7 +29,11 @@ def exporter(key: str, files: dict[str, bytes]) -> object:
     return Plugin()
 
 
-async def test_every_briks_files_are_gathered_for_the_team(tmp_path, team_factory):
+def with_briks(softbrik_app, registry):
+    return dataclasses.replace(softbrik_app.state.rt, briks=registry, extras={})
+
+
+async def test_every_briks_files_are_gathered_for_the_team(tmp_path, team_factory, softbrik_app):
     await team_factory.sign_up(["notes"])
     team = await Team.first()
     registry = load(
@@ -34,10 +41,48 @@ async def test_every_briks_files_are_gathered_for_the_team(tmp_path, team_factor
         exporter("alpha", {"alpha/a.csv": b"a"}),
         exporter("beta", {"beta/b.csv": b"b", "beta/c.json": b"c"}),
     )
-    rt = SimpleNamespace(briks=registry, extras={})
-    files = await export_team(rt, team.id)  # type: ignore[arg-type]
+    files = await export_team(with_briks(softbrik_app, registry), team.id)
     tag = str(team.id).encode()
-    assert files == {"alpha/a.csv": b"a" + tag, "beta/b.csv": b"b" + tag, "beta/c.json": b"c" + tag}
+    briks = {name: data for name, data in files.items() if not name.startswith("softbrik/")}
+    assert briks == {"alpha/a.csv": b"a" + tag, "beta/b.csv": b"b" + tag, "beta/c.json": b"c" + tag}
+
+
+def rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode())))
+
+
+async def test_the_core_exports_the_team_members_seats_and_invoices(
+    team_factory, softbrik_app, gql
+):
+    """Portability before closure (R-CLOSE-3 deletes everything after): the team's own data,
+    without a secret and without another team's."""
+    team = await team_factory.sign_up(["notes"], name="Export ApS")
+    member = await team_factory.invite(team, ["notes"], name="Mette")
+    other = await team_factory.sign_up(["notes"])
+    row = await Team.get(name="Export ApS")
+    files = await export_team(softbrik_app.state.rt, row.id)
+
+    about = json.loads(files["softbrik/team.json"])
+    assert about["name"] == "Export ApS" and about["card"] == "VISA 4242"
+    members = rows(files["softbrik/members.csv"])
+    assert {m["email"] for m in members} == {team.admin.email, member.email}
+    assert {m["role"] for m in members} == {"ADMIN", "MEMBER"}
+    seats = rows(files["softbrik/seats.csv"])
+    assert sorted(s["email"] for s in seats) == sorted([team.admin.email, member.email])
+    assert {s["brik"] for s in seats} == {"notes"}
+    invoices = rows(files["softbrik/invoices.csv"])
+    assert invoices, "the first month is invoiced at sign-up (R-BILL-1)"
+    listed = await gql.ok("{ team { invoices { number } } }", token=team.admin.token)
+    numbers = [i["number"] for i in listed["team"]["invoices"]]
+    assert sorted(i["number"] for i in invoices) == sorted(numbers)
+    for invoice in invoices:
+        assert files[f"softbrik/invoices/{invoice['number']}.pdf"].startswith(b"%PDF")
+
+    everything = b"".join(data for data in files.values() if isinstance(data, bytes))
+    assert other.admin.email.encode() not in everything
+    assert other.canary.encode() not in everything
+    for secret in ("argon2", "pm_card", "token"):
+        assert secret.encode() not in everything
 
 
 async def test_a_streamed_file_is_written_to_the_zip_piece_by_piece(tmp_path):
@@ -52,14 +97,16 @@ async def test_a_streamed_file_is_written_to_the_zip_piece_by_piece(tmp_path):
         assert opened.read("b/streamed.txt") == b"piece 0\npiece 1\npiece 2\n"
 
 
-async def test_two_briks_giving_one_name_is_an_error_naming_both(tmp_path, team_factory):
+async def test_two_briks_giving_one_name_is_an_error_naming_both(
+    tmp_path, team_factory, softbrik_app
+):
     await team_factory.sign_up(["notes"])
     team = await Team.first()
     registry = load(
         tmp_path, exporter("alpha", {"same.csv": b"a"}), exporter("beta", {"same.csv": b"b"})
     )
     with pytest.raises(ValueError, match=r"'alpha' and 'beta' both export same\.csv"):
-        await export_team(SimpleNamespace(briks=registry, extras={}), team.id)  # type: ignore[arg-type]
+        await export_team(with_briks(softbrik_app, registry), team.id)
 
 
 async def test_a_missing_team_is_not_found(softbrik_app, softbrik_reset):

@@ -11,7 +11,11 @@ allowed and the found value:
   depth 3. Fragments count where they are spread, so they cannot hide depth; a fragment cycle
   is ended here and reported by graphql-core's own `NoFragmentCyclesRule`;
 - **aliases** (`SOFTBRIK_MAX_ALIASES`): every `alias:` in the operation, counted once per use
-  of the fragment it is in, so a fragment spread twenty times counts twenty times.
+  of the fragment it is in, so a fragment spread twenty times counts twenty times;
+- **repeats** (`SOFTBRIK_MAX_FIELD_REPEATS`): how often one response name appears in one
+  selection set, fragments expanded. graphql-core's overlapping-fields rule compares every pair
+  of such fields, so `{ me { id id id … } }` within the token limit costs the server a quarter
+  of a second of CPU; this is checked on the parsed document before validation runs at all.
 
 Subscriptions sent over plain HTTP (GET or POST) are refused: they run on the WebSocket only.
 In production (`SOFTBRIK_ENV=production`), introspection is refused and validation messages
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +131,55 @@ def operation_aliases(document: Any, operation: OperationDefinitionNode) -> int:
     return aliases(operation.selection_set)
 
 
+def most_repeats(document: Any) -> tuple[str, int]:
+    """The response name that one selection set of `document` repeats most, and how often.
+
+    A fragment's names are counted once per selection set it is spread in (graphql-core's rule
+    compares a fragment once, however often it is spread), and computed once per fragment.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    memo: dict[str, Counter[str]] = {}
+    worst: tuple[str, int] = ("", 0)
+
+    def names(selection_set: SelectionSetNode, visiting: frozenset[str]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        spread: set[str] = set()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                found[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                found.update(names(selection.selection_set, visiting))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in spread or name in visiting or name not in fragments:
+                    continue  # cycles and unknown fragments are graphql-core's to report
+                spread.add(name)
+                if name not in memo:
+                    memo[name] = names(fragments[name].selection_set, visiting | {name})
+                found.update(memo[name])
+        return found
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        nonlocal worst
+        if selection_set is None:
+            return
+        counted = names(selection_set, frozenset())
+        if counted:
+            name, times = counted.most_common(1)[0]
+            if times > worst[1]:
+                worst = (name, times)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode | InlineFragmentNode):
+                walk(selection.selection_set)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            walk(definition.selection_set)
+    return worst
+
+
 def _operations(context: ValidationContext) -> Iterator[OperationDefinitionNode]:
     for definition in context.document.definitions:
         if isinstance(definition, OperationDefinitionNode):
@@ -198,6 +252,7 @@ class QueryLimits:
     max_depth: int
     max_aliases: int
     max_tokens: int
+    max_repeats: int = 20
     production: bool = False
 
     @classmethod
@@ -206,6 +261,7 @@ class QueryLimits:
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
+            max_repeats=settings.max_field_repeats,
             production=settings.env == "production",
         )
 
@@ -265,6 +321,19 @@ class LimitQueries(SchemaExtension):
             context.pre_execution_errors = [
                 GraphQLError(OVER_WEBSOCKET, extensions={"code": "BAD_USER_INPUT"})
             ]
+        elif context.graphql_document is not None and not context.pre_execution_errors:
+            name, times = most_repeats(context.graphql_document)
+            allowed = self.limits.max_repeats
+            if times > allowed:
+                context.pre_execution_errors = [
+                    too_complex(
+                        f"A selection asks for {name!r} {times} times; at most {allowed} are"
+                        " allowed. Ask for each field once.",
+                        "max_field_repeats",
+                        allowed,
+                        times,
+                    )
+                ]
         yield
         if self.limits.production:
             for error in self.execution_context.pre_execution_errors or ():

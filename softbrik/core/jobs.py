@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from softbrik.core.tenancy import platform_job
+
 log = logging.getLogger("softbrik.jobs")
 
 Job = Callable[[Any], Awaitable[int]]
@@ -21,7 +23,8 @@ Job = Callable[[Any], Awaitable[int]]
 async def run_once(name: str, job: Job, rt: Any) -> int:
     """Run a job once, with a structured log line of what it did and how long it took."""
     started = time.perf_counter()
-    done = await job(rt)
+    with platform_job(name):  # a job works across teams
+        done = await job(rt)
     log.info(
         "job done",
         extra={"job": name, "done": done, "ms": round((time.perf_counter() - started) * 1000, 2)},

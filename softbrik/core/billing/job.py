@@ -36,6 +36,7 @@ from softbrik.core.billing.models import BillingAccount, BillingStage, Invoice, 
 from softbrik.core.clock import TestClock, to_utc
 from softbrik.core.errors import BadUserInput, DomainError, Forbidden
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 log = logging.getLogger("softbrik.billing.job")
 BATCH = 500
@@ -159,6 +160,7 @@ async def run_due(
     return report
 
 
+@platform_job("test clock: does every team's due work")
 async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
     """Move the test clock to `to`, doing every piece of billing work due on the way, in order,
     as if the server had been running all along (API.md, advanceTestClock); seat removals that

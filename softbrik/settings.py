@@ -118,6 +118,11 @@ class Settings(BaseSettings):
         default=60, description="how often the server runs due work (seat removals, pruning)"
     )
 
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token for /metrics; without it /metrics is open outside production",
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

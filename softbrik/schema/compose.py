@@ -26,7 +26,7 @@ from softbrik.schema.documents import DocumentCache
 from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
-from softbrik.schema.node import NodeQuery
+from softbrik.schema.node import LOADERS, NodeQuery
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
 CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
@@ -110,6 +110,10 @@ def compose(
         if schema is None:
             continue
         key = brik.key
+        for type_name, loader in schema.nodes.items():
+            if type_name in LOADERS or type_name in owners.nodes:
+                raise BrikLoadError(key, f"node type {type_name!r} is already loaded by another")
+            owners.nodes[type_name] = (key, loader)
         if schema.query is not None:
             _claim(claimed["Query"], key, f"Brik {key!r}", "Query")
             namespaces.append(_namespace_field(brik, schema.query))

@@ -11,7 +11,7 @@ from softbrik.core.errors import Forbidden, Unauthenticated
 from softbrik.core.events.bus import AccessCheck
 from softbrik.core.runtime import Runtime
 from softbrik.core.tenancy import enter_team
-from softbrik.plugin import BrikContext
+from softbrik.plugin import BrikContext, BrikNodeLoader
 
 
 class Context:
@@ -96,7 +96,9 @@ class Context:
         return check
 
     def brik_context(self, info: Any) -> BrikContext:
-        brik = _owning_brik(info)
+        return self.brik_context_for(_owning_brik(info))
+
+    def brik_context_for(self, brik: str) -> BrikContext:
         found = self._brik_contexts.get(brik)
         if found is None:
             user = self.require_user()
@@ -129,3 +131,5 @@ class BrikOwners:
     def __init__(self) -> None:
         self.root_fields: dict[str, str] = {}
         self.types: dict[str, str] = {}
+        self.nodes: dict[str, tuple[str, BrikNodeLoader]] = {}
+        """Node type name -> (Brik key, loader) for `node(id)`."""

@@ -69,3 +69,7 @@ class ErrorCodes(SchemaExtension):
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
         result.errors = [coded(error, request_id) for error in result.errors or []]
+        metrics = getattr(getattr(context, "rt", None), "metrics", None)
+        if metrics is not None:
+            for error in result.errors:
+                metrics.graphql_errors.labels((error.extensions or {}).get("code", "")).inc()

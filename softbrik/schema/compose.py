@@ -27,6 +27,7 @@ from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import LOADERS, NodeQuery
+from softbrik.schema.uploads import SCALAR_OVERRIDES
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
 CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
@@ -200,6 +201,7 @@ def build_schema(
         extensions=[ErrorCodes, *extensions, documents.extension()],  # type: ignore[list-item]
         execution_context_class=LeanExecutionContext,
         config=config,
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     _own_types(schema._schema, briks, owners)
     schema._softbrik_owners = owners  # type: ignore[attr-defined]

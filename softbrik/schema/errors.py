@@ -33,7 +33,7 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if isinstance(original, DomainError):
         message = original.message
         extensions = {"code": original.code, **original.extensions}
-    elif original is None or isinstance(original, GraphQLError):
+    elif original is None or isinstance(original, GraphQLError) or _refused_value(error):
         # Parsing, validation and variable errors: the request itself is wrong.
         message = error.message
         extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
@@ -56,6 +56,12 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
         path=error.path,
         extensions=extensions,
     )
+
+
+def _refused_value(error: GraphQLError) -> bool:
+    """A scalar refusing a value written in the query: graphql-core keeps the scalar's
+    ValueError or TypeError as the original error of a validation error (no path)."""
+    return error.path is None and isinstance(error.original_error, ValueError | TypeError)
 
 
 class ErrorCodes(SchemaExtension):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +19,7 @@ from softbrik.core.tenancy import platform_job
 from softbrik.settings import Settings
 
 console = Console(stderr=True)
+log = logging.getLogger("softbrik.cli")
 
 
 def settings() -> Settings:
@@ -242,6 +245,28 @@ def run_with_runtime(work: Any) -> Any:
             await db.close_db()
 
     return asyncio.run(run())
+
+
+@main.group()
+def teams() -> None:
+    """A team's data, for the team."""
+
+
+@teams.command("export")
+@click.argument("team_id", type=int)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def teams_export(team_id: int, output: Path) -> None:
+    """Write a ZIP of every Brik's files for a team (its data in open formats)."""
+    from softbrik.core.portability import export_team, write_zip
+
+    async def work(rt: Any) -> int:
+        files = await export_team(rt, team_id)
+        await write_zip(files, output)  # streamed files read from the database and blobs
+        return len(files)
+
+    count: int = run_with_runtime(work)
+    log.info("team exported", extra={"team_id": team_id, "files": count})
+    console.print(f"{count} files written to {output}")
 
 
 @main.group()

@@ -56,15 +56,17 @@ def stream(platform: Platform, download: service.Download, request: Request) -> 
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    blobs = platform.blobs(service.BRIK)
-
     ranged = status == 206
 
     async def body() -> AsyncIterator[bytes]:
-        if ranged:
-            pieces = blobs.read(download.team_id, download.blob, start, end)
-        else:
-            pieces = blobs.read(download.team_id, download.blob)
+        pieces = service.read_content(
+            platform,
+            download.team_id,
+            download.blob,
+            download.upload_id,
+            start if ranged else 0,
+            end if ranged else None,
+        )
         async for piece in pieces:
             yield piece
 

@@ -295,6 +295,17 @@ async def load_folder(ctx: BrikContext, pk: int) -> Folder | None:
 NODES = {"File": load_file, "Folder": load_folder}
 
 
+async def _listing(
+    info: Info[Any, Any], folder_id: strawberry.ID | None, kind: str, first: int, offset: int
+) -> list[Item]:
+    """The files or folders of a folder the member may read, or of the top of the team drive."""
+    folder = await service.get_folder(
+        actor(info), decode_optional(info, folder_id, "Folder", "folderId")
+    )
+    team_id = brik_context(info).team_id
+    return await service.list_items(team_id, folder.id if folder else None, kind, first, offset)
+
+
 async def _upload_out(row: UploadRow) -> FileUpload:
     return FileUpload(row=row, received=await service.received_chunks(row))
 
@@ -353,13 +364,7 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[File]:
-        folder = await service.get_folder(
-            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
-        )
-        rows = await service.list_items(
-            brik_context(info).team_id, folder.id if folder else None, FILE, first, offset
-        )
-        return [File(row=row) for row in rows]
+        return [File(row=row) for row in await _listing(info, folder_id, FILE, first, offset)]
 
     @strawberry.field(description="The top of the team drive, or a folder: its folders, by name.")
     async def folders(
@@ -369,12 +374,7 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[Folder]:
-        folder = await service.get_folder(
-            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
-        )
-        rows = await service.list_items(
-            brik_context(info).team_id, folder.id if folder else None, FOLDER, first, offset
-        )
+        rows = await _listing(info, folder_id, FOLDER, first, offset)
         return [Folder(row=row) for row in rows]
 
     @strawberry.field(description="Files you see whose name contains the text (by name).")

@@ -46,13 +46,51 @@ async def test_chunks_in_any_order_then_complete(drive, blob_store, config):
         "quotaBytes": config.quota_bytes,
         "availableBytes": config.quota_bytes - len(DATA),
     }
-    # The chunks are gone; only the assembled, sealed blob remains.
+    # The sealed chunks are the file: nothing was copied or sealed again.
     keys = await blob_store.keys("")
-    assert len(keys) == 1 and "/v/" in keys[0]
+    assert len(keys) == 4 and all("/u/" in key for key in keys)
     data = await drive.ok(
         "query($id: ID!) { filestorage { file(id: $id) { downloadUrl } } }", {"id": file["id"]}
     )
-    assert (await drive.download(data["filestorage"]["file"]["downloadUrl"])).content == DATA
+    url = data["filestorage"]["file"]["downloadUrl"]
+    assert (await drive.download(url)).content == DATA
+    # A range across chunk boundaries reads only the chunks it covers.
+    response = await drive.download(url, {"Range": f"bytes={CHUNK - 10}-{2 * CHUNK + 9}"})
+    assert response.status_code == 206
+    assert response.content == DATA[CHUNK - 10 : 2 * CHUNK + 10]
+    response = await drive.download(url, {"Range": "bytes=-5"})
+    assert response.content == DATA[-5:]
+    # A chunk sent after completion is refused and changes nothing.
+    body = await drive.chunk(upload["id"], 0, b"x" * CHUNK)
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert sorted(await blob_store.keys("")) == sorted(keys)
+
+
+async def test_the_checksum_holds_whatever_order_and_repeats(drive, local_store, config):
+    """In order, the SHA-256 is computed while the chunks arrive; a chunk sent again with other
+    bytes replaces the first (its blob is deleted) and the checksum is then computed from what
+    is stored."""
+    config.chunk_bytes = CHUNK
+    pieces = [DATA[i * CHUNK : (i + 1) * CHUNK] for i in range(4)]
+    in_order = await drive.start("a.bin", len(DATA), sha256=sha(DATA))
+    for index, piece in enumerate(pieces):
+        await drive.chunk(in_order["id"], index, piece)
+    done = await drive.complete(in_order["id"])
+    assert done["data"]["filestorageCompleteUpload"]["sha256"] == sha(DATA)
+    changed = bytes(CHUNK)
+    other = DATA[:CHUNK] + changed + DATA[2 * CHUNK :]
+    again = await drive.start("b.bin", len(DATA))
+    for index, piece in enumerate(pieces):
+        await drive.chunk(again["id"], index, piece)
+    await drive.chunk(again["id"], 1, changed)
+    done = await drive.complete(again["id"])
+    file = done["data"]["filestorageCompleteUpload"]
+    assert file["sha256"] == sha(other)
+    assert len(await local_store.keys("")) == 8
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { file(id: $id) { downloadUrl } } }", {"id": file["id"]}
+    )
+    assert (await drive.download(data["filestorage"]["file"]["downloadUrl"])).content == other
 
 
 async def test_resume_after_a_dropped_connection(drive, local_store, config):

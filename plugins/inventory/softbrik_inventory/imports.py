@@ -189,11 +189,18 @@ async def finish(
 async def get_job(
     team_id: int, job_id: int, field: str = "id"
 ) -> tuple[ImportJob, Progress | None]:
-    """The team's import job, and how far it is when it runs in this process."""
+    """The team's import job, and how far it is when it runs in this process.
+
+    The progress is taken before the row is read: a job that ends in between has saved its row
+    before it drops its progress, so the row read after is the finished one (never a running row
+    without its progress). The progress goes only with a row that still runs.
+    """
+    live = _running.get(job_id)
     job = await ImportJob.get_or_none(team_id=team_id, id=job_id)
     if job is None:
         raise NotFound("No import has this id.", field=field)
-    return job, _running.get(job.id)
+    running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    return job, live if running else None
 
 
 async def settle() -> None:

@@ -262,6 +262,13 @@ class FileUpload:
     def received_chunks(self) -> list[int]:
         return self.received
 
+    @strawberry.field(
+        description="PUT each chunk's bytes to this link followed by its index "
+        "(the fast way: streamed, no multipart)."
+    )
+    def chunk_url(self, info: Info[Any, Any]) -> str:
+        return service.chunk_url(brik_context(info).platform, self.row)
+
     @strawberry.field(description="OPEN, ASSEMBLING, DONE or ABORTED.")
     def status(self) -> str:
         return self.row.status.upper()

@@ -53,6 +53,7 @@ DELETED = "FILESTORAGE_FILE_DELETED"
 NEARLY_FULL = "FILESTORAGE_QUOTA_NEARLY_FULL"
 EVENTS = (UPLOADED, DELETED, NEARLY_FULL)
 DOWNLOAD_PURPOSE = "filestorage.download"
+CHUNK_PURPOSE = "filestorage.chunk"
 MAX_NAME = 255
 MAX_DEPTH = 40
 MAX_PAGE = 100
@@ -633,6 +634,26 @@ async def put_chunk(
 def _legacy_key(token: str, index: int) -> str:
     """Where a chunk stored before chunks had a key per attempt is."""
     return f"{_parts_prefix(token)}{index}"
+
+
+def chunk_url(platform: Platform, upload: Upload) -> str:
+    """Where to PUT each chunk's bytes (append the index): a signed link for the upload's
+    owner, valid while an upload may stay idle; no multipart, streamed straight into its blob."""
+    token = platform.sign(
+        CHUNK_PURPOSE,
+        {"t": upload.team_id, "u": upload.user_id, "p": upload.id},
+        timedelta(hours=CONFIG.upload_idle_hours),
+    )
+    return f"/briks/{BRIK}/upload/{token}/"
+
+
+async def chunk_actor(platform: Platform, token: str) -> tuple[Actor, int]:
+    """Who sends chunks through a chunk link, and to which upload (the seat checked each time)."""
+    claims = platform.verify(CHUNK_PURPOSE, token)
+    team_id, user_id, upload_id = int(claims["t"]), int(claims["u"]), int(claims["p"])
+    if not await platform.has_seat(team_id, user_id, BRIK):
+        raise Forbidden("You have no seat for the filestorage Brik.")
+    return Actor(team_id, user_id, platform), upload_id
 
 
 async def parts(upload_id: int) -> list[tuple[str, int]]:

@@ -292,3 +292,45 @@ async def _events():
     conn = Tortoise.get_connection("default")
     rows = await conn.execute_query_dict("SELECT type FROM event ORDER BY id")
     return [row["type"] for row in rows]
+
+
+async def test_chunks_put_straight_to_their_link(
+    drive, team, team_factory, make_drive, blob_store, config, http
+):
+    """The fast way: PUT each chunk's bytes to `chunkUrl` + index, streamed, no multipart."""
+    config.chunk_bytes = CHUNK
+    member = await team_factory.invite(team, ["filestorage"])
+    colleague = make_drive(member.token)
+    data = await colleague.ok(
+        "mutation($i: StartUploadInput!) { filestorageStartUpload(input: $i) { id chunkUrl } }",
+        {"i": {"name": "fast.bin", "size": len(DATA), "sha256": sha(DATA)}},
+    )
+    upload = data["filestorageStartUpload"]
+    url = upload["chunkUrl"]
+    response = await http.put(f"{url}0", content=DATA[: CHUNK + 1])
+    assert response.status_code == 400
+    assert response.json()["field"] == "size"
+    response = await http.put(f"{url}4", content=b"x")
+    assert (response.status_code, response.json()["field"]) == (400, "index")
+    forged = url.replace("/upload/", "/upload/x")
+    assert (await http.put(f"{forged}0", content=DATA[:CHUNK])).status_code == 403
+    for index in range(4):
+        response = await http.put(
+            f"{url}{index}", content=DATA[index * CHUNK : (index + 1) * CHUNK]
+        )
+        assert response.status_code == 200, response.text
+    assert response.json() == {"receivedChunks": [0, 1, 2, 3]}
+    done = await colleague.complete(upload["id"])
+    file = done["data"]["filestorageCompleteUpload"]
+    assert file["sha256"] == sha(DATA)
+    assert len(await blob_store.keys("")) == 4
+    # After completion, and for a member whose access ended, the link refuses.
+    assert (await http.put(f"{url}0", content=DATA[:CHUNK])).status_code == 409
+    other = await colleague.start("other.bin", 3)
+    other_url = (
+        await colleague.ok(
+            "query($id: ID!) { filestorage { upload(id: $id) { chunkUrl } } }", {"id": other["id"]}
+        )
+    )["filestorage"]["upload"]["chunkUrl"]
+    await drive.ok("mutation($u: ID!) { endAccessNow(userId: $u) { removalOn } }", {"u": member.id})
+    assert (await http.put(f"{other_url}0", content=b"abc")).status_code == 403

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from softbrik.core.tenancy import platform_job
 from softbrik.settings import Settings
 
 console = Console(stderr=True)
@@ -60,10 +61,11 @@ def run_with_platform(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: A
         if s.is_sqlite:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             await db.migrate(s.db_url, apps)
-        await db.init_db(s.db_url, apps)
+        await db.init_db(s.db_url, apps, s.row_level_security)
         try:
             rt = make_runtime(s, briks)
-            return await fn(rt.extras["platform"], *args, **kwargs)
+            with platform_job(f"cli: {fn.__name__}"):
+                return await fn(rt.extras["platform"], *args, **kwargs)
         finally:
             await db.close_db()
 
@@ -160,8 +162,18 @@ def migrate() -> None:
         elif event == "apply_done":
             console.print(" [green]ok[/green]")
 
-    asyncio.run(run(s.db_url, all_apps(s), progress=progress))
+    owner_url = s.migrate_database_url or s.db_url
+    app_role = database_user(s.db_url) if owner_url != s.db_url else None
+    asyncio.run(run(owner_url, all_apps(s), progress=progress, app_role=app_role))
     console.print("[green]database is up to date[/green]")
+    if app_role:
+        console.print(f"granted {app_role} the use of the tables, behind row-level security")
+
+
+def database_user(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).username
 
 
 @main.command()
@@ -225,9 +237,10 @@ def run_with_runtime(work: Any) -> Any:
     briks = registry(s)
 
     async def run() -> Any:
-        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()])
+        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()], s.row_level_security)
         try:
-            return await work(make_runtime(s, briks))
+            with platform_job("cli"):  # operator commands work across teams
+                return await work(make_runtime(s, briks))
         finally:
             await db.close_db()
 

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="Tortoise URL; default: SQLite file under data_dir"
     )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="the tables' owner, for `softbrik migrate`; default: database_url",
+    )
+    row_level_security: bool = Field(
+        default=False,
+        description="PostgreSQL: set the tenant on every connection (softbrik/core/tenancy.py)",
+    )
     redis_url: str | None = None
     redis_prefix: str = Field(
         default="softbrik:", description="prefix of every Redis key and channel"

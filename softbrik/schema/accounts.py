@@ -18,6 +18,7 @@ from softbrik.core.accounts.models import Seat as SeatRow
 from softbrik.core.accounts.models import User as UserRow
 from softbrik.core.billing import service as billing
 from softbrik.core.errors import NotFound
+from softbrik.core.tenancy import enter_team
 from softbrik.schema.billing import (
     AccountClosure,
     BillingAccount,
@@ -252,6 +253,12 @@ async def _member(info: Info[Context, Any], user_id: strawberry.ID) -> Member:
     return Member.of(row, seats)
 
 
+def signed_in(user: UserRow, token: str) -> AuthPayload:
+    # The rest of the request (the payload's fields) runs as the new session's team.
+    enter_team(user.team_id)
+    return AuthPayload(token=token, user=User.of(user))
+
+
 async def _change_member(
     info: Info[Context, Any],
     user_id: strawberry.ID,
@@ -282,13 +289,13 @@ class AccountsMutation:
             language=input.language,
         )
         user, token = await accounts.sign_up(ctx.rt, form, ctx.client_address)
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def log_in(self, info: Info[Context, Any], email: str, password: str) -> AuthPayload:
         ctx = info.context
         user, token = await accounts.log_in(ctx.rt, email, password, ctx.client_address)
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def log_out(self, info: Info[Context, Any]) -> bool:
@@ -320,7 +327,7 @@ class AccountsMutation:
         user, token = await accounts.accept_invitation(
             ctx.rt, input.token, input.name, input.password, ctx.client_address
         )
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def assign_brik(

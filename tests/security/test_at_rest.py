@@ -21,7 +21,7 @@ from softbrik.core.crypto.models import TeamKey
 from softbrik.core.crypto.rotation import rotate_keys
 from softbrik.testing import TeamFactory, TestDatabase
 from tests.billing.helpers import CLOSE, advance, at
-from tests.core.crypto.test_vault import dump_postgres
+from tests.core.crypto.test_vault import dump_postgres, dump_sqlite
 
 ADD_NOTE = "mutation($t: String!, $b: String!) { notesAdd(title: $t, body: $b) { title } }"
 
@@ -52,7 +52,7 @@ async def raw_dumps(db: TestDatabase, blobs_dir: Path) -> list[bytes]:
     else:
         path = Path(db.url.removeprefix("sqlite://"))
         await Tortoise.get_connection("default").execute_script("PRAGMA wal_checkpoint(FULL)")
-        dumps = read_files(path.parent, path.name + "*")
+        dumps = dump_sqlite(path)
     return dumps + read_files(blobs_dir, "**/*")
 
 

@@ -18,6 +18,7 @@ from softbrik.core.calendar import BillingCalendar
 from softbrik.core.clock import local_date
 from softbrik.core.errors import BadUserInput, Conflict, NotFound, RateLimited, Unauthenticated
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -77,6 +78,12 @@ class SignUp:
     language: str = "da"
 
 
+@platform_job("an e-mail address is one account across all teams")
+async def email_taken(email: str) -> bool:
+    found: bool = await User.filter(email=email).exists()
+    return found
+
+
 async def open_session(rt: Runtime, user: User, client_address: str) -> str:
     token = new_token()
     now = rt.clock.now()
@@ -90,6 +97,7 @@ async def open_session(rt: Runtime, user: User, client_address: str) -> str:
     return token
 
 
+@platform_job("sign-up: the team does not exist yet")
 async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[User, str]:
     """Create a team whose administrator is the person signing up (R-ACC-1)."""
     team_name = clean_name(form.team_name, "teamName", "team name")
@@ -101,7 +109,7 @@ async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[
     if not COUNTRY.match(country):
         raise BadUserInput("The country must be an ISO 3166 two-letter code.", field="country")
     language = form.language if form.language in LANGUAGES else "da"
-    if await User.filter(email=email).exists():
+    if await email_taken(email):
         raise Conflict("An account with this e-mail address exists already.", field="email")
     password_hash = rt.hasher.hash(form.password)
 
@@ -173,6 +181,7 @@ async def throttle(rt: Runtime, email: str, client_address: str) -> None:
         raise RateLimited("Too many failed sign-ins. Try again in a few minutes.")
 
 
+@platform_job("log-in: finds the account by e-mail")
 async def log_in(
     rt: Runtime, email: str, password: str, client_address: str = ""
 ) -> tuple[User, str]:
@@ -220,6 +229,7 @@ def can_sign_in(rt: Runtime, user: User) -> bool:
     return True
 
 
+@platform_job("sign-in: finds whose token it is")
 async def authenticate(rt: Runtime, token: str) -> Session | None:
     """The live session of a bearer token, with its user and team loaded, or None."""
     if not token or len(token) > 200:
@@ -267,7 +277,7 @@ async def invite_user(
     email = normalize_email(email)
     name = clean_name(name, "name", "name")
     briks = check_briks(rt, briks)
-    if await User.filter(email=email).exists():
+    if await email_taken(email):
         raise Conflict("This person has a Softbrik account already.", field="email")
     now = rt.clock.now()
     token = new_token()
@@ -291,6 +301,7 @@ async def invite_user(
     return invitation, token
 
 
+@platform_job("invitation: finds it by its token")
 async def accept_invitation(
     rt: Runtime, token: str, name: str, password: str, client_address: str = ""
 ) -> tuple[User, str]:

@@ -44,6 +44,7 @@ from softbrik.core.clock import TestClock, to_utc
 from softbrik.core.errors import BadUserInput, DomainError, Forbidden
 from softbrik.core.events.log import recorded_together
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 log = logging.getLogger("softbrik.billing.job")
 BATCH = 500
@@ -192,6 +193,7 @@ async def run_due(
     return report
 
 
+@platform_job("test clock: does every team's due work")
 async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
     """Move the test clock to `to`, doing every piece of billing work due on the way, in order,
     as if the server had been running all along (API.md, advanceTestClock); seat removals that

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import zipfile
 
-from tortoise import Tortoise
-
 
 async def team_id(drive, platform):
     return platform.decode_id((await drive.ok("{ team { id } }"))["team"]["id"], "Team")
@@ -79,13 +77,12 @@ async def test_delete_team_removes_every_row_and_blob(
     assert await other.names() == ["theirs.txt"]
 
 
-def command(softbrik_app, softbrik_db, local_store, *args, database_url=None):
-    """Run `softbrik filestorage <args> [more]` against this test's database (or the one at
-    `database_url`) and blobs."""
+def command(softbrik_app, softbrik_db, local_store, *args):
+    """Run `softbrik filestorage <args> [more]` against this test's database and blobs."""
     settings = softbrik_app.state.rt.settings
     env = {
         **os.environ,
-        "SOFTBRIK_DATABASE_URL": database_url or softbrik_db.url,
+        "SOFTBRIK_DATABASE_URL": softbrik_db.url,
         "SOFTBRIK_BLOB_STORE": "local",
         "SOFTBRIK_LOG_JSON": "0",
         # The command's blob store is the data dir's: this test's directory.
@@ -105,33 +102,6 @@ def command(softbrik_app, softbrik_db, local_store, *args, database_url=None):
         )
 
     return run
-
-
-async def test_export_command_streams_the_zip_to_a_file(
-    drive, softbrik_app, softbrik_db, local_store, tmp_path
-):
-    platform = softbrik_app.state.rt.extras["platform"]
-    docs = await drive.mkdir("Docs")
-    data = os.urandom(300_000)
-    await drive.upload("big.bin", data, docs)
-    out = tmp_path / "drive.zip"
-    mine = await team_id(drive, platform)
-    url = softbrik_db.url
-    if not softbrik_db.is_postgres:
-        # A read-only command: give it a copy of the SQLite file, not the one the app has open.
-        await Tortoise.get_connection("default").execute_script("PRAGMA wal_checkpoint(FULL)")
-        copy = tmp_path / "copy.sqlite3"
-        shutil.copyfile(url.removeprefix("sqlite://"), copy)
-        url = f"sqlite://{copy}"
-    run = command(
-        softbrik_app, softbrik_db, local_store, "export", "--team", str(mine), database_url=url
-    )
-    done = run(str(out))
-    assert done.returncode == 0, done.stderr
-    assert f"bytes written to {out}" in done.stdout
-    with zipfile.ZipFile(out) as archive:
-        assert archive.namelist() == ["Docs/", "Docs/big.bin"]
-        assert archive.read("Docs/big.bin") == data
 
 
 async def test_verify_recomputes_usage_and_reports_drift(

@@ -34,6 +34,7 @@ from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
 from softbrik.schema.context import Context
 from softbrik.schema.errors import coded
+from softbrik.schema.security import actor_of, client_address
 from softbrik.settings import Settings
 
 log = logging.getLogger("softbrik.app")
@@ -53,6 +54,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
     from softbrik.core.mail import mailer_from_settings
     from softbrik.core.payments import gateway_from_settings
     from softbrik.core.platform import CorePlatform
+    from softbrik.core.security.audit import AuditLog
 
     clock = clock or make_clock(settings)
     rt = Runtime(
@@ -66,6 +68,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
     )
     rt.extras["platform"] = CorePlatform(rt)
     rt.events = EventBus(rt)
+    rt.audit = AuditLog(rt)
     return rt
 
 
@@ -86,9 +89,11 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
     from softbrik.core.billing.job import billing_job
     from softbrik.core.events.jobs import prune_events
     from softbrik.core.jobs import run_every
+    from softbrik.core.security.audit import prune as prune_audit
+    from softbrik.core.security.findings import scan
 
     every = rt.settings.due_work_interval_seconds
-    return [
+    tasks = [
         asyncio.create_task(
             run_every("end_due_seats", end_due_seats, rt, every), name="softbrik:job:seats"
         ),
@@ -98,7 +103,18 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(
             run_every("billing", billing_job, rt, every), name="softbrik:job:billing"
         ),
+        asyncio.create_task(
+            run_every("prune_audit", prune_audit, rt, every), name="softbrik:job:prune_audit"
+        ),
     ]
+    scan_every = rt.settings.security_scan_interval_seconds
+    if scan_every > 0:  # R-SEC-3: the threat detectors
+        tasks.append(
+            asyncio.create_task(
+                run_every("security_scan", scan, rt, scan_every), name="softbrik:job:scan"
+            )
+        )
+    return tasks
 
 
 async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
@@ -161,13 +177,12 @@ class GraphQLView(GraphQL[Context, None]):
         self.rt = rt
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        client = request.client.host if request.client else ""
         context = Context(
             self.rt,
             request,
             response,
             request_id=request.scope.get("softbrik.request_id", ""),
-            client_address=client,
+            client_address=client_address(request),
         )
         if request.scope["type"] == "http":
             await context.sign_in(bearer(request.headers.get("authorization")))
@@ -178,6 +193,13 @@ class GraphQLView(GraphQL[Context, None]):
         token = bearer(str(params.get("authorization") or params.get("Authorization") or ""))
         await context.sign_in(token)
         if context.session is None:
+            self.rt.audit.add(
+                "connect",
+                actor_of(context),
+                context.client_address,
+                codes=["UNAUTHENTICATED"],
+                token=context.token_state,
+            )
             raise ConnectionRejectionError({"message": "Sign in first.", "code": "UNAUTHENTICATED"})
         return None
 
@@ -321,6 +343,7 @@ def create_app(
             yield
         finally:
             await stop_jobs(jobs)
+            await rt.audit.close()
             await rt.events.stop()
             try:
                 await run_brik_hooks(

@@ -300,6 +300,34 @@ async def _victim_invoice(world: IsolationWorld) -> str:
     return str(data["team"]["invoices"][0]["id"])
 
 
+async def _victim_finding(world: IsolationWorld) -> str:
+    """A security finding of the victim team, its canary in the evidence (R-SEC-3)."""
+    from datetime import UTC, datetime
+
+    from softbrik.core.accounts.models import User
+    from softbrik.core.security.models import Finding, Severity
+    from softbrik.schema.ids import decode_id, encode_id
+
+    admin = await User.get(id=decode_id(world.victim.admin.id, "User"))
+    now = datetime.now(UTC)
+    key = f"ISOLATION:{world.canary}"
+    row = await Finding.create(
+        team_id=admin.team_id,
+        user_id=admin.id,
+        kind="ENUMERATION",
+        severity=Severity.HIGH,
+        dedup_key=key,
+        open_key=key,
+        evidence={"note": world.canary},
+        created_at=now,
+        last_seen_at=now,
+    )
+    return encode_id("SecurityFinding", row.id)
+
+
+FINDINGS_STATE = "{ team { securityFindings { id status evidence resolvedAt } } }"
+
+
 def _first_brik(world: IsolationWorld) -> dict[str, Any]:
     assert world.briks, "install a Brik for the isolation matrix"
     return {"brik": world.briks[0]}
@@ -343,6 +371,19 @@ def core_cases() -> list[IsolationCase]:
             "query($id: ID!) { team { invoices(after: $id) { id number } } }",
             _victim_invoice,
         ),
+        IsolationCase("Mutation.unlockUser(userId)", _user_mutation("unlockUser"), _victim_member),
+        IsolationCase(
+            "Mutation.resolveSecurityFinding(findingId)",
+            "mutation($id: ID!) { resolveSecurityFinding(findingId: $id) { id status } }",
+            _victim_finding,
+            check=FINDINGS_STATE,
+        ),
+        IsolationCase(
+            "Team.securityFindings(after)",
+            "query($id: ID!) { team { securityFindings(after: $id) { id } } }",
+            _victim_finding,
+        ),
+        IsolationCase("Query.node(id)@SecurityFinding", node, _victim_finding),
         IsolationCase("Query.node(id)@User", node, _victim_member),
         IsolationCase("Query.node(id)@Seat", node, _victim_seat),
         IsolationCase("Query.node(id)@Team", node, _victim_team),

@@ -25,6 +25,8 @@ class Runtime:
     blobs: Any = None
     events: Any = None
     """The process's `EventBus` (softbrik.core.events.bus)."""
+    audit: Any = None
+    """The process's `AuditLog` (softbrik.core.security.audit)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

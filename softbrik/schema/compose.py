@@ -26,10 +26,11 @@ from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import NodeQuery
+from softbrik.schema.security import AuditOperations, SecurityMutation, SecuritySubscription
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
-CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
-CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription]
+CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation, SecurityMutation]
+CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription, SecuritySubscription]
 
 
 class BrikGate(FieldExtension):
@@ -187,8 +188,9 @@ def build_schema(
         mutation=_merged("Mutation", mutations),
         subscription=_merged("Subscription", subscriptions),
         types=extra_types,
-        # The document cache last: its hooks must see every rule the others add.
-        extensions=[ErrorCodes, *extensions, documents.extension()],
+        # The audit first, so that it sees the operation end last (R-SEC-3); the document
+        # cache last: its hooks must see every rule the others add.
+        extensions=[AuditOperations, ErrorCodes, *extensions, documents.extension()],
         execution_context_class=LeanExecutionContext,
     )
     _own_types(schema._schema, briks, owners)

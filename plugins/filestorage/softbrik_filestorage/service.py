@@ -948,6 +948,8 @@ class Download:
     size: int
     sha256: str
     content_type: str
+    user_id: int | None = None
+    """Who downloads (a signed-in user's link; None for a share link)."""
 
 
 async def open_download(platform: Platform, token: str) -> Download:
@@ -959,7 +961,13 @@ async def open_download(platform: Platform, token: str) -> Download:
     version = await get_version(team_id, version_id)
     item = await Item.get(id=version.item_id)
     return Download(
-        team_id, version.blob, item.name, version.size, version.sha256, version.content_type
+        team_id,
+        version.blob,
+        item.name,
+        version.size,
+        version.sha256,
+        version.content_type,
+        user_id,
     )
 
 

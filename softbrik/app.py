@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -34,8 +36,10 @@ from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
 from softbrik.schema.context import Context
 from softbrik.schema.errors import coded
-from softbrik.schema.security import actor_of, client_address
+from softbrik.schema.limits import TOO_COMPLEX, QueryLimits
+from softbrik.schema.security import actor_of
 from softbrik.settings import Settings
+from softbrik.web import WebGuard, client_address, refusal
 
 log = logging.getLogger("softbrik.app")
 REQUEST_ID_HEADER = "x-request-id"
@@ -169,12 +173,59 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         await super().shutdown()
 
 
+HTTP_CODES = {403: "FORBIDDEN", 404: "NOT_FOUND"}
+
+
+class Refused(HTTPException):
+    """An HTTP-level refusal with its GraphQL error code."""
+
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(status, reason)
+        self.code = code
+
+
 class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's view, with the HTTP rules of R-SEC-3: batching off or capped
+    (`SOFTBRIK_MAX_BATCH_OPERATIONS`), no GET at all in production, WebSocket handshakes only
+    from the server's own or `SOFTBRIK_ALLOWED_ORIGINS` pages, and refusals in GraphQL's error
+    shape with a code."""
+
     graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, rt: Runtime, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rt = rt
+        self.production = rt.settings.env == "production"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self.production and request.method == "GET":
+            response = refusal(
+                405, "BAD_USER_INPUT", "GET is turned off on this server: POST the query as JSON."
+            )
+        else:
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                code = HTTP_CODES.get(exc.status_code, "BAD_USER_INPUT")
+                if isinstance(exc, Refused):
+                    code = exc.code
+                response = refusal(exc.status_code, code, exc.reason)
+        await response(scope, receive, send)
+
+    def _validate_batch_request(self, request_data: list[Any], protocol: Any) -> None:
+        most = self.rt.settings.max_batch_operations
+        found = len(request_data)
+        if most == 0:
+            raise Refused(400, "BAD_USER_INPUT", "Batching is off: send one operation per request.")
+        if found > most:
+            raise Refused(
+                400, TOO_COMPLEX, f"A batch may hold {most} operations; this one has {found}."
+            )
+        super()._validate_batch_request(request_data, protocol)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         context = Context(
@@ -256,7 +307,14 @@ def create_app(
     settings = settings or Settings()
     briks = briks if briks is not None else load_briks(settings)
     rt = make_runtime(settings, briks, clock)
-    schema = build_schema(briks)
+    batching = settings.max_batch_operations
+    schema = build_schema(
+        briks,
+        extensions=[QueryLimits.from_settings(settings).extension()],
+        config=StrawberryConfig(
+            batching_config=BatchingConfig(max_operations=batching) if batching else None
+        ),
+    )
     production = settings.env == "production"
     view = GraphQLView(
         rt,
@@ -267,6 +325,7 @@ def create_app(
         keep_alive_interval=15,
         multipart_uploads_enabled=True,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        allowed_origins=settings.allowed_origins,
     )
     apps = [*db.CORE_APPS, *briks.db_apps()]
 
@@ -356,5 +415,6 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.rt = rt
     app.state.schema = schema
-    app.add_middleware(RequestIds)
+    app.add_middleware(WebGuard, settings=settings)
+    app.add_middleware(RequestIds)  # outermost: refusals by the guard get a request id too
     return app

@@ -108,21 +108,35 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--ssl-certfile", default=None, help="PEM certificate: serve HTTPS (R-SEC-1).")
+@click.option(
+    "--ssl-certfile",
+    default=None,
+    help="PEM certificate: serve HTTPS (R-SEC-1).",
+    type=click.Path(),
+)
 @click.option("--ssl-keyfile", default=None, help="PEM private key of the certificate.")
 def serve(host: str, port: int, ssl_certfile: str | None, ssl_keyfile: str | None) -> None:
-    """Serve the API with uvicorn (an embedded SQLite database is migrated first)."""
+    """Serve the API with uvicorn (an embedded SQLite database is migrated first).
+
+    With a certificate and key (options, or SOFTBRIK_SSL_CERTFILE/_KEYFILE) it serves HTTPS
+    only. Forwarding headers are read by the app itself, and only from
+    SOFTBRIK_TRUSTED_PROXIES (softbrik/web/addresses.py), so uvicorn's own are off."""
     import uvicorn
 
     from softbrik.app import create_app
 
-    app = create_app(settings())
+    s = settings()
+    certfile = ssl_certfile or s.ssl_certfile
+    keyfile = ssl_keyfile or s.ssl_keyfile
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("HTTPS needs both a certificate and its key.")
+    app = create_app(s)
     uvicorn.run(
         app,
         host=host,
         port=port,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
+        ssl_certfile=str(certfile) if certfile else None,
+        ssl_keyfile=str(keyfile) if keyfile else None,
         log_config=None,
         proxy_headers=False,
     )
@@ -293,6 +307,72 @@ def billing_credit_note(number: str, reason: str) -> None:
 
     note = run_with_runtime(work)
     console.print(f"[green]credit note {note.number} credits {number}[/green]")
+
+
+@main.group()
+def keys() -> None:
+    """Team data keys and the master key that wraps them (R-SEC-2)."""
+
+
+@keys.command("rotate")
+@click.option(
+    "--to-key-id",
+    default=None,
+    help="KMS: the key to move every data key to (then set SOFTBRIK_KMS_KEY_ID to it).",
+)
+@click.option(
+    "--retire-old",
+    is_flag=True,
+    help="Local key file: delete the older master keys once nothing is wrapped under them.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def keys_rotate(to_key_id: str | None, retire_old: bool, quiet: bool) -> None:
+    """Re-wrap every team's data key under a new master key; data is not re-encrypted.
+
+    Safe to run again after an interruption: it finishes the earlier run first.
+    """
+    from rich.progress import Progress
+
+    from softbrik.core.crypto import KmsKeyProvider, Vault
+    from softbrik.core.crypto.rotation import RotationError, RotationReport, rotate_keys
+
+    s = settings()
+    if to_key_id and s.key_provider != "kms":
+        raise click.UsageError("--to-key-id is for SOFTBRIK_KEY_PROVIDER=kms")
+    if s.key_provider == "kms" and not to_key_id:
+        raise click.UsageError(
+            "KMS rotates a key's material itself (EnableKeyRotation); to move every data key "
+            "to another KMS key, name it with --to-key-id"
+        )
+
+    async def work(rt: Any) -> RotationReport:
+        vault = rt.vault
+        if to_key_id:
+            provider = KmsKeyProvider(to_key_id, s.aws_endpoint_url, s.aws_region)
+            vault = Vault(provider, clock=rt.clock)
+        if quiet:
+            return await rotate_keys(vault, retire_old=retire_old)
+        with Progress(console=console) as bar:
+            task = bar.add_task("re-wrapping team keys", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await rotate_keys(vault, retire_old=retire_old, progress=progress)
+
+    try:
+        report: RotationReport = run_with_runtime(work)
+    except RotationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from exc
+    if report.resumed:
+        console.print("finished an interrupted rotation")
+    console.print(
+        f"[green]{report.rewrapped} team keys re-wrapped under {report.master}[/green]"
+        f" ({report.skipped} changed meanwhile)"
+    )
+    if report.retired:
+        console.print(f"retired master key versions {', '.join(map(str, report.retired))}")
 
 
 @main.group()

@@ -63,6 +63,10 @@ class IsolationWorld:
     victim_member: Member
     attacker: TeamHandle
     briks: list[str]
+    subscriptions: Any = None
+    """The `subscriptions` fixture: cases whose document is a subscription go over WebSocket."""
+    rt: Any = None
+    """The app's runtime, for cases that run the server's jobs (the threat detection's scan)."""
 
     @property
     def canary(self) -> str:
@@ -80,27 +84,25 @@ class IsolationWorld:
     ) -> Any:
         if files:
             return await self.multipart(query, variables or {}, files, self.attacker.admin.token)
+        if is_subscription(query):
+            return await self.first_answer(query, variables, self.attacker.admin.token)
         return await self.gql.execute(query, variables, token=self.attacker.admin.token)
+
+    async def first_answer(
+        self, query: str, variables: dict[str, Any] | None, token: str
+    ) -> dict[str, Any]:
+        """The first answer to a subscription over WebSocket, shaped like an HTTP response."""
+        async with self.subscriptions(token) as conn:
+            sub = await conn.subscribe(query, variables)
+            body: dict[str, Any] = await sub.first()
+            return body
 
     async def multipart(
         self, query: str, variables: dict[str, Any], files: Mapping[str, bytes], token: str
     ) -> Any:
         """A GraphQL multipart request: each `files` key is a variable of type Upload."""
-        operations = {"query": query, "variables": {**variables, **dict.fromkeys(files)}}
-        mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
-        response = await self.gql.http.post(
-            "/graphql",
-            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
-            files={
-                str(i): (f"{name}.bin", data, "application/octet-stream")
-                for i, (name, data) in enumerate(files.items())
-            },
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        body = response.json()
-        if self.gql.watch is not None:
-            self.gql.watch.check(token, dumps(body))
-        return body
+        named = {name: (f"{name}.bin", data) for name, data in files.items()}
+        return await self.gql.multipart(query, variables, named, token)
 
 
 MakeId = Callable[[IsolationWorld], Awaitable[str]]
@@ -134,11 +136,50 @@ class IsolationCase:
         return self.field
 
 
+Emit = Callable[[IsolationWorld, "TeamHandle"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StreamCase:
+    """A subscription field: what one team's subscriber hears never comes from another team.
+
+    `emit(world, team)` makes the field deliver an event of `team` to its subscribers, with
+    `team.canary` in it. The matrix subscribes as the attacker (with `variables`, e.g. a replay
+    from the start), has the victim emit before and after, then the attacker, and requires that
+    the attacker hears its own event and none of the victim's; a member of the attacker's team
+    without the role or seat the field needs is refused.
+    """
+
+    field: str
+    document: str
+    emit: Emit
+    variables: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.field
+
+
+def is_subscription(document: str) -> bool:
+    return document.lstrip().startswith("subscription")
+
+
+def subscription_fields(schema: Any) -> list[str]:
+    """Every field of the subscription type, as `Subscription.<field>`."""
+    if schema.subscription_type is None:
+        return []
+    return sorted(
+        f"{schema.subscription_type.name}.{name}" for name in schema.subscription_type.fields
+    )
+
+
 class IsolationSpec:
     """The pytest hook that collects the cases (added by `softbrik.testing`)."""
 
-    def pytest_softbrik_isolation_cases(self, config: Any) -> list[IsolationCase]:  # type: ignore[empty-body]
-        """Return the isolation cases of the fields your Brik (or the core) contributes."""
+    def pytest_softbrik_isolation_cases(  # type: ignore[empty-body]
+        self, config: Any
+    ) -> list[IsolationCase | StreamCase]:
+        """Return the isolation cases of the fields your Brik (or the core) contributes:
+        an `IsolationCase` per ID-taking field, a `StreamCase` per subscription field."""
 
 
 def id_fields(schema: Any) -> list[str]:
@@ -163,10 +204,6 @@ def id_fields(schema: Any) -> list[str]:
         if isinstance(gtype, GraphQLObjectType | GraphQLInterfaceType):
             if isinstance(gtype, GraphQLInterfaceType):
                 continue  # covered through the object types that implement it
-            if gtype is schema.subscription_type:
-                # Not yet covered: subscriptions run over WebSocket, which the cases do not
-                # speak yet (known gap; see the security section of the README).
-                continue
             for field_name, gfield in gtype.fields.items():
                 for arg_name, arg in gfield.args.items():
                     if is_id(arg.type):
@@ -338,7 +375,38 @@ def _user_mutation(name: str, extra: str = "") -> str:
     return f"mutation({variables}) {{ {name}(userId: $id{extra}) {{ __typename }} }}"
 
 
-def core_cases() -> list[IsolationCase]:
+BILLING_EVENTS = "subscription($id: ID) { billingEvents(after: $id) { id type message } }"
+
+
+async def _emit_billing_event(world: IsolationWorld, team: TeamHandle) -> None:
+    """A seat added to a new member named after the team's canary: SEAT_ADDED tells it."""
+    assert world.briks, "install a Brik for the isolation matrix"
+    await world.team_factory.invite(team, world.briks[:1], name=f"Member {team.canary}")
+
+
+async def _victim_billing_event(world: IsolationWorld) -> str:
+    async with world.subscriptions(world.victim.admin.token) as conn:
+        sub = await conn.subscribe(BILLING_EVENTS)
+        await conn.ping()  # the subscription runs once the server answered after it
+        await _emit_billing_event(world, world.victim)
+        return str((await sub.next())["billingEvents"]["id"])
+
+
+SECURITY_FINDINGS = "subscription { securityFindings { id type message user { name } } }"
+
+
+async def _emit_security_finding(world: IsolationWorld, team: TeamHandle) -> None:
+    """A member named after the team's canary reuses a signed-out token (REVOKED_TOKEN)."""
+    from softbrik.core.security.findings import scan
+
+    member = await world.team_factory.invite(team, name=f"Member {team.canary}")
+    await world.gql.ok("mutation { logOut }", token=member.token)
+    for _ in range(3):
+        await world.gql.ok("{ me { id } }", token=member.token)
+    await scan(world.rt)
+
+
+def core_cases() -> list[IsolationCase | StreamCase]:
     node = "query($id: ID!) { node(id: $id) { id __typename } }"
     brik = ", brik: $brik"
     cases = [
@@ -388,5 +456,10 @@ def core_cases() -> list[IsolationCase]:
         IsolationCase("Query.node(id)@Seat", node, _victim_seat),
         IsolationCase("Query.node(id)@Team", node, _victim_team),
         IsolationCase("Query.node(id)@Invoice", node, _victim_invoice),
+        IsolationCase("Subscription.billingEvents(after)", BILLING_EVENTS, _victim_billing_event),
     ]
-    return cases
+    streams = [
+        StreamCase("Subscription.billingEvents", BILLING_EVENTS, _emit_billing_event),
+        StreamCase("Subscription.securityFindings", SECURITY_FINDINGS, _emit_security_finding),
+    ]
+    return [*cases, *streams]

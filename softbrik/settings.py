@@ -69,10 +69,25 @@ class Settings(BaseSettings):
         description="signs short-lived links; default: a random key in <data_dir>/signing.key",
     )
 
-    max_query_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 2000
+    # GraphQL hardening (R-SEC-3, softbrik/schema/limits.py).
+    max_query_depth: int = Field(default=12, ge=1, description="deepest selection accepted")
+    max_aliases: int = Field(default=30, ge=0, description="most aliases in one operation")
+    max_tokens: int = Field(default=2000, ge=1, description="most tokens in one document")
+    max_batch_operations: int = Field(
+        default=0, ge=0, description="operations in one batched POST; 0 turns batching off"
+    )
     max_page_size: int = 100
+
+    # The web edge (R-SEC-1, softbrik/web/).
+    ssl_certfile: Path | None = Field(default=None, description="PEM certificate: serve HTTPS")
+    ssl_keyfile: Path | None = Field(default=None, description="PEM key of ssl_certfile")
+    hsts_seconds: int = Field(default=63072000, ge=0, description="HSTS max-age; 0: no HSTS")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="CIDRs whose forwarding headers name the client"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="other origins whose pages may open WebSockets"
+    )
 
     event_retention_days: int = Field(default=90, description="days the event log keeps events")
     event_relay_interval_seconds: float = Field(
@@ -124,7 +139,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("briks", "disabled_briks", mode="before")
+    @field_validator("briks", "disabled_briks", "trusted_proxies", "allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """Operators write `SOFTBRIK_BRIKS=inventory,filestorage` (JSON lists work too)."""
@@ -135,6 +150,15 @@ class Settings(BaseSettings):
 
                 return json.loads(text)
             return [key.strip() for key in text.split(",") if key.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad entry
         return value
 
     @cached_property

@@ -25,13 +25,14 @@ server named by SOFTBRIK_TEST_POSTGRES_URL (and dropped afterwards).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import secrets
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from softbrik.isolation import (
     IsolationCase,
     IsolationSpec,
     IsolationWorld,
+    StreamCase,
     core_cases,
     dumps,
 )
@@ -60,6 +62,7 @@ __all__ = [
     "IsolationCase",
     "IsolationWorld",
     "Member",
+    "StreamCase",
     "TeamFactory",
     "TeamHandle",
     "require_service",
@@ -205,6 +208,36 @@ class GraphQLClient:
             self.watch.check(token, dumps(body))
         return body
 
+    async def multipart(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: Mapping[str, tuple[str, bytes]],
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """A GraphQL multipart request (upload): each `files` key is a variable of type
+        Upload, given as (file name, content). Sends `X-Softbrik-CSRF`, as a browser app must
+        (uploads without it are refused, softbrik/web/guard.py)."""
+        token = token if token is not None else self.token
+        operations = {"query": query, "variables": {**variables, **dict.fromkeys(files)}}
+        mapping = {str(i): [f"variables.{name}"] for i, name in enumerate(files)}
+        sent = {"X-Softbrik-CSRF": "1"}
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        response = await self.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            files={
+                str(i): (filename, data, "application/octet-stream")
+                for i, (filename, data) in enumerate(files.values())
+            },
+            headers=sent,
+        )
+        body: dict[str, Any] = response.json()
+        if self.watch is not None:
+            self.watch.check(token, dumps(body))
+        return body
+
     async def ok(
         self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
     ) -> dict[str, Any]:
@@ -258,6 +291,16 @@ class Subscription:
             raise SubscriptionEnded("the subscription was refused", message["payload"])
         raise SubscriptionEnded("the subscription completed")
 
+    async def first(self, wait: float = 10.0) -> dict[str, Any]:
+        """The first answer as an HTTP response's body: `data` and `errors` (a refusal, too)."""
+        message = await self.client._take(self.id, wait)
+        if message["type"] == "next":
+            body: dict[str, Any] = message["payload"]
+            return body
+        if message["type"] == "error":
+            return {"data": None, "errors": message["payload"]}
+        return {"data": None, "errors": []}
+
     async def ended(self, wait: float = 10.0) -> SubscriptionEnded:
         """Wait for the end of the subscription (skipping results); returns how it ended."""
         while True:
@@ -278,10 +321,14 @@ class Subscriptions:
     with `Subscriptions.connect(httpx_client, url, token)`.
     """
 
-    def __init__(self, ws: Any) -> None:
+    def __init__(self, ws: Any, token: str | None = None, watch: CanaryWatch | None = None) -> None:
         import asyncio
 
         self.ws = ws
+        self.token = token
+        self.watch = watch
+        """Checks every message against the other teams' canaries (R-ACC-4), as `gql` does."""
+        self._leak: AssertionError | None = None
         self.pings_received = 0
         self.pinged = asyncio.Event()
         """Set when the server sent a `ping`."""
@@ -300,6 +347,7 @@ class Subscriptions:
         url: str = "/graphql",
         token: str | None = None,
         params: dict[str, Any] | None = None,
+        watch: CanaryWatch | None = None,
     ) -> AsyncIterator[Subscriptions]:
         """Open the WebSocket, send `connection_init` and wait for `connection_ack`.
 
@@ -318,7 +366,7 @@ class Subscriptions:
                     keepalive_ping_interval_seconds=None,
                 )
             )
-            conn = cls(session)
+            conn = cls(session, token, watch)
             conn._reader = asyncio.create_task(conn._read())
             stack.push_async_callback(conn._stop_reading)
             payload = dict(params or {})
@@ -331,6 +379,8 @@ class Subscriptions:
                 await stack.aclose()
                 raise SubscriptionEnded(f"no connection_ack: {ack}", code=conn.close_code or 0)
             yield conn
+        if conn._leak is not None:  # a leak in a message the test did not read
+            raise conn._leak
 
     async def _stop_reading(self) -> None:
         if self._reader is not None:
@@ -378,6 +428,7 @@ class Subscriptions:
                 elif kind == "pong":
                     self._pong.set()
                 elif "id" in message and message["id"] in self._queues:
+                    self._check(message)
                     self._queues[message["id"]].put_nowait(message)
                 else:
                     self._control.put_nowait(message)
@@ -389,6 +440,14 @@ class Subscriptions:
             for queue in self._queues.values():
                 queue.put_nowait(closed)
 
+    def _check(self, message: dict[str, Any]) -> None:
+        if self.watch is None or self._leak is not None:
+            return
+        try:
+            self.watch.check(self.token, dumps(message))
+        except AssertionError as leak:
+            self._leak = leak  # raised in the test's task, at its next read
+
     async def _next_control(self, wait: float) -> dict[str, Any]:
         import asyncio
 
@@ -398,6 +457,8 @@ class Subscriptions:
         import asyncio
 
         message = await asyncio.wait_for(self._queues[op_id].get(), wait)
+        if self._leak is not None:
+            raise self._leak
         if message["type"] == "closed":
             self._queues[op_id].put_nowait(message)
             raise SubscriptionEnded("the connection closed", code=message.get("code") or 0)
@@ -674,7 +735,7 @@ def gql(http: httpx.AsyncClient, canary_watch: CanaryWatch) -> GraphQLClient:
 
 
 @pytest.fixture
-def subscriptions(softbrik_app: Any, softbrik_reset: None) -> Any:
+def subscriptions(softbrik_app: Any, softbrik_reset: None, canary_watch: CanaryWatch) -> Any:
     """Opens graphql-transport-ws connections to the app: `async with subscriptions(token) as
     conn: sub = await conn.subscribe(query); data = await sub.next()`."""
 
@@ -689,7 +750,7 @@ def subscriptions(softbrik_app: Any, softbrik_reset: None) -> Any:
         try:
             async with (
                 httpx.AsyncClient(transport=transport, base_url="http://softbrik.test") as client,
-                Subscriptions.connect(client, "/graphql", token, params) as conn,
+                Subscriptions.connect(client, "/graphql", token, params, canary_watch) as conn,
             ):
                 yield conn
         except BaseExceptionGroup as group:
@@ -801,21 +862,23 @@ def pytest_addhooks(pluginmanager: Any) -> None:
     pluginmanager.add_hookspecs(IsolationSpec)
 
 
-def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase]:
+def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase | StreamCase]:
     """The core's own ID-taking fields."""
     return core_cases()
 
 
 @pytest.fixture
 async def isolation_world(
-    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any
+    gql: GraphQLClient, team_factory: TeamFactory, softbrik_app: Any, subscriptions: Any
 ) -> IsolationWorld:
     """A victim team (admin and one member, every Brik) and an attacker team (every Brik)."""
     briks = [brik.key for brik in softbrik_app.state.rt.briks]
     victim = await team_factory.sign_up(briks)
     member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
     attacker = await team_factory.sign_up(briks)
-    return IsolationWorld(gql, team_factory, victim, member, attacker, briks)
+    return IsolationWorld(
+        gql, team_factory, victim, member, attacker, briks, subscriptions, softbrik_app.state.rt
+    )
 
 
 def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:

@@ -255,7 +255,7 @@ class CorePlatform:
         error: str | None = None,
     ) -> None:
         from softbrik.core.security.audit import Actor
-        from softbrik.schema.security import client_address
+        from softbrik.web import client_address
 
         self.rt.audit.add(
             kind,

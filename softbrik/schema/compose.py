@@ -6,12 +6,13 @@ only a signed-in user with an active seat for the Brik reaches it (R-ACC-3).
 """
 
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import create_type, merge_types
 from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
@@ -176,10 +177,14 @@ def _reachable(start: Any) -> Iterable[str]:
 
 def build_schema(
     briks: BrikRegistry,
-    extensions: Sequence[type[SchemaExtension]] = (),
+    extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = (),
     documents: DocumentCache | None = None,
+    config: StrawberryConfig | None = None,
 ) -> strawberry.Schema:
-    """The schema of the core and `briks`; `documents` caches parsed and validated queries."""
+    """The schema of the core and `briks`; `documents` caches parsed and validated queries.
+
+    `extensions` come after the error codes and before the document cache; the app adds the
+    query limits (softbrik/schema/limits.py) there and sets batching through `config`."""
     documents = documents if documents is not None else DocumentCache()
     queries, mutations, subscriptions, owners = compose(briks)
     extra_types = [t for brik in briks if brik.schema for t in brik.schema.types]
@@ -190,8 +195,9 @@ def build_schema(
         types=extra_types,
         # The audit first, so that it sees the operation end last (R-SEC-3); the document
         # cache last: its hooks must see every rule the others add.
-        extensions=[AuditOperations, ErrorCodes, *extensions, documents.extension()],
+        extensions=[AuditOperations, ErrorCodes, *extensions, documents.extension()],  # type: ignore[list-item]
         execution_context_class=LeanExecutionContext,
+        config=config,
     )
     _own_types(schema._schema, briks, owners)
     schema._softbrik_owners = owners  # type: ignore[attr-defined]

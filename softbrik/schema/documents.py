@@ -8,9 +8,10 @@ keeps answering its errors. Documents that do not parse are not kept.
 
 The cache works as a schema extension whose hooks run just before Strawberry's own parsing and
 validation, after every `on_operation` hook, so validation rules that other extensions add
-(depth and alias limits) are in force and part of the key. Such rules must be the same
-classes from one request to the next to be served from the cache; a rule class made per
-request is validated every time (correct, just not cached).
+(depth and alias limits, softbrik/schema/limits.py) are in force and part of the key. Such
+rules must be the same classes from one request to the next to be served from the cache; a
+rule class made per request is validated every time (correct, just not cached). A document is
+parsed again when the parser options (the token limit) differ from those it was parsed with.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ Key = tuple[Any, Rules]  # the graphql-core schema, and the validation rules
 
 
 class CachedDocument:
-    __slots__ = ("document", "errors")
+    __slots__ = ("document", "errors", "parse_options")
 
-    def __init__(self, document: DocumentNode) -> None:
+    def __init__(self, document: DocumentNode, parse_options: dict[str, Any]) -> None:
         self.document = document
+        self.parse_options = parse_options
         self.errors: dict[Key, list[GraphQLError]] = {}
 
 
@@ -48,14 +50,16 @@ class DocumentCache:
         return len(self.entries)
 
     def get(self, query: str, parse_options: Any) -> CachedDocument:
-        """The cached document of `query`, parsed now if new; raises GraphQLError if invalid."""
+        """The cached document of `query`, parsed now if new or if it was parsed with other
+        options (the token limit); raises GraphQLError if invalid."""
         entry = self.entries.get(query)
-        if entry is not None:
+        if entry is not None and entry.parse_options == parse_options:
             self.entries.move_to_end(query)
             return entry
         self.parses += 1
-        entry = CachedDocument(parse(query, **parse_options))
+        entry = CachedDocument(parse(query, **parse_options), dict(parse_options))
         self.entries[query] = entry
+        self.entries.move_to_end(query)
         if len(self.entries) > self.size:
             self.entries.popitem(last=False)
         return entry

@@ -21,6 +21,7 @@ CODES = {
     "PAYMENT_FAILED",
     "RATE_LIMITED",
     "ACCOUNT_LOCKED",
+    "QUERY_TOO_COMPLEX",  # a document over a limit (softbrik/schema/limits.py)
     "INTERNAL_SERVER_ERROR",
 }
 

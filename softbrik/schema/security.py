@@ -30,13 +30,6 @@ from softbrik.schema.errors import code_of
 from softbrik.schema.ids import decode_id, encode_id
 from softbrik.schema.node import Node, node_loader
 
-
-def client_address(request: Any) -> str:
-    """The client's address: the peer of the connection (trusted proxies are not read yet)."""
-    client = getattr(request, "client", None)
-    return client.host if client else ""
-
-
 # --- the audit of every operation -------------------------------------------------------------
 
 

@@ -279,7 +279,7 @@ async def upload(gql: Any, token: str, data: bytes) -> dict[str, Any]:
         "/graphql",
         data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
         files={"0": ("report.txt", data, "text/plain")},
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", "X-Softbrik-CSRF": "1"},
     )
     file: dict[str, Any] = response.json()["data"]["filestorageUpload"]
     return file

@@ -7,6 +7,7 @@ answer exactly as for an id that does not exist.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
@@ -24,7 +25,12 @@ CHECK = """
   files { id name size version lockedBy trashedAt shareLinks { id revokedAt } }
   trash { files { id } folders { id } }
   usage { usedBytes }
+  myFiles { folders { id name shares { id access } } files { id name } }
 } }
+"""
+MY_FILES = "{ filestorage { myFiles { id } } }"
+PRIVATE_FOLDER = """
+mutation($i: CreateFolderInput!) { filestorageCreateFolder(input: $i) { id } }
 """
 
 
@@ -34,6 +40,45 @@ async def _folder(world: IsolationWorld) -> str:
         {"i": {"name": f"folder {world.canary}"}},
     )
     return str(data["filestorageCreateFolder"]["id"])
+
+
+async def _private_folder(world: IsolationWorld) -> str:
+    """A folder in the victim admin's own files."""
+    home = (await world.as_victim(MY_FILES))["filestorage"]["myFiles"]["id"]
+    data = await world.as_victim(
+        PRIVATE_FOLDER, {"i": {"name": f"private {world.canary}", "parentId": home}}
+    )
+    return str(data["filestorageCreateFolder"]["id"])
+
+
+async def _share(world: IsolationWorld) -> str:
+    """The victim admin's folder shared with the victim's member."""
+    data = await world.as_victim(
+        "mutation($i: ShareInput!) { filestorageShare(input: $i) { id } }",
+        {
+            "i": {
+                "id": await _private_folder(world),
+                "userId": world.victim_member.id,
+                "access": "READ",
+            }
+        },
+    )
+    return str(data["filestorageShare"]["id"])
+
+
+async def _attackers_private_folder(world: IsolationWorld) -> dict[str, Any]:
+    token = world.attacker.admin.token
+    home = (await world.gql.ok(MY_FILES, token=token))["filestorage"]["myFiles"]["id"]
+    data = await world.gql.ok(
+        PRIVATE_FOLDER,
+        {"i": {"name": f"attacker {secrets.token_hex(4)}", "parentId": home}},
+        token=token,
+    )
+    return {"folder": data["filestorageCreateFolder"]["id"]}
+
+
+async def _victims_member(world: IsolationWorld) -> dict[str, Any]:
+    return {"user": world.victim_member.id}
 
 
 async def _upload_file(world: IsolationWorld, token: str, name: str) -> str:
@@ -83,6 +128,10 @@ async def _share_link(world: IsolationWorld) -> str:
         {"id": await _file(world)},
     )
     return str(data["filestorageCreateShareLink"]["id"])
+
+
+async def _victim_user(world: IsolationWorld) -> str:
+    return world.victim_member.id
 
 
 async def _attackers_file(world: IsolationWorld) -> dict[str, Any]:
@@ -148,6 +197,38 @@ def cases() -> list[IsolationCase]:
             files={"file": b"planted"},
         ),
         _case("Mutation.filestorageCopy(id)", mutation % "filestorageCopy(id: $id) { id }", _file),
+        _case(
+            "Mutation.filestorageCopyFolder(id)",
+            mutation % "filestorageCopyFolder(id: $id) { id }",
+            _folder,
+        ),
+        _case(
+            "Mutation.filestorageCopyFolder(id)",
+            mutation % "filestorageCopyFolder(id: $id) { id }",
+            _private_folder,
+        ),
+        _case(
+            "Mutation.filestorageCopyFolder(folderId)",
+            "mutation($id: ID!, $folder: ID!) "
+            "{ filestorageCopyFolder(id: $folder, folderId: $id) { id } }",
+            _folder,
+            variables=_attackers_private_folder,
+        ),
+        _case(
+            "ShareInput.id",
+            "mutation($id: ID!, $user: ID!) "
+            "{ filestorageShare(input: {id: $id, userId: $user, access: WRITE}) { id } }",
+            _private_folder,
+            variables=_victims_member,
+        ),
+        _case(
+            "ShareInput.userId",
+            "mutation($id: ID!, $folder: ID!) "
+            "{ filestorageShare(input: {id: $folder, userId: $id, access: READ}) { id } }",
+            _victim_user,
+            variables=_attackers_private_folder,
+        ),
+        _case("Mutation.filestorageUnshare(id)", mutation % "filestorageUnshare(id: $id)", _share),
         _case(
             "Mutation.filestorageCopy(folderId)",
             "mutation($id: ID!, $file: ID!) { filestorageCopy(id: $file, folderId: $id) { id } }",

@@ -8,6 +8,8 @@ from softbrik.plugin import TeamScoped
 
 FOLDER = "folder"
 FILE = "file"
+READ = "read"
+WRITE = "write"
 
 
 class Item(TeamScoped):
@@ -43,6 +45,9 @@ class Item(TeamScoped):
     """The item whose deletion put this one in the trash (itself for what the user deleted)."""
     locked_by_id = fields.BigIntField(null=True)
     locked_until = fields.DatetimeField(null=True)
+    owner_id = fields.BigIntField(null=True, db_index=True)
+    """NULL in the team drive (every seated member sees it), else the member whose own files
+    hold the item (only that member and those it is shared with see it)."""
 
     class Meta:
         table = "filestorage_item"
@@ -51,6 +56,15 @@ class Item(TeamScoped):
     @property
     def subtree_prefix(self) -> str:
         return f"{self.ancestors}{self.id}/"
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        return [int(part) for part in self.ancestors.strip("/").split("/") if part]
+
+    @property
+    def is_home(self) -> bool:
+        """A member's own files (parent_key is minus the member's id: one per member)."""
+        return self.parent_key < 0
 
 
 class Version(TeamScoped):
@@ -157,3 +171,26 @@ class ShareLink(TeamScoped):
 
     class Meta:
         table = "filestorage_share_link"
+
+
+class Share(TeamScoped):
+    """Another member may read or write an item of a member (a folder with all it holds).
+
+    Deleting the row revokes it at once.
+    """
+
+    team_id: int
+
+    id = fields.BigIntField(primary_key=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "filestorage.Item", related_name=False, on_delete=fields.CASCADE
+    )
+    item_id: int
+    user_id = fields.BigIntField(db_index=True)
+    access = fields.CharField(max_length=5)
+    created_by_id = fields.BigIntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "filestorage_share"
+        unique_together = (("item", "user_id"),)

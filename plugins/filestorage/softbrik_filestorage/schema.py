@@ -6,6 +6,7 @@ Resolvers stay thin: decode ids, call one service function, map rows to types.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -14,7 +15,8 @@ from strawberry.types import Info
 
 from softbrik.plugin import BadUserInput, NotFound, brik_context
 from softbrik_filestorage import service
-from softbrik_filestorage.models import FILE, FOLDER, Item, ShareLink
+from softbrik_filestorage.models import FILE, FOLDER, READ, WRITE, Item, ShareLink
+from softbrik_filestorage.models import Share as ShareRow
 from softbrik_filestorage.models import Upload as UploadRow
 from softbrik_filestorage.models import Version as VersionRow
 from softbrik_filestorage.service import Actor
@@ -50,6 +52,37 @@ def decode_item(info: Info[Any, Any], global_id: strawberry.ID, field: str = "id
         return platform.decode_id(str(global_id), "Folder", field)
 
 
+def column(attr: str, kind: Any, description: str | None = None) -> Any:
+    """A field that shows one attribute of the type's row (sizes as Float: they pass 2^31)."""
+
+    def resolve(root: Any) -> Any:
+        value = getattr(root.row, attr)
+        return float(value) if kind is float and value is not None else value
+
+    return strawberry.field(resolver=resolve, graphql_type=kind, description=description)
+
+
+def global_id(type_name: str) -> Any:
+    """The Relay id of the type's row."""
+
+    def resolve(root: Any, info: Info[Any, Any]) -> strawberry.ID:
+        return encode(info, type_name, root.row.id)
+
+    return strawberry.field(resolver=resolve, graphql_type=strawberry.ID)
+
+
+def user_ref(attr: str, description: str | None = None) -> Any:
+    """The id of the User whose id is in the row's `attr` (null when there is none)."""
+
+    def resolve(root: Any, info: Info[Any, Any]) -> strawberry.ID | None:
+        user_id = getattr(root.row, attr)
+        return None if user_id is None else encode(info, "User", user_id)
+
+    return strawberry.field(
+        resolver=resolve, graphql_type=strawberry.ID | None, description=description
+    )
+
+
 @strawberry.type
 class StorageUsage:
     used_bytes: float = strawberry.field(description="Bytes of every version, trash included.")
@@ -61,30 +94,12 @@ class StorageUsage:
 @strawberry.type
 class FileVersion:
     row: strawberry.Private[VersionRow]
-
-    @strawberry.field
-    def id(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "FileVersion", self.row.id)
-
-    @strawberry.field
-    def number(self) -> int:
-        return self.row.number
-
-    @strawberry.field
-    def size(self) -> float:
-        return float(self.row.size)
-
-    @strawberry.field
-    def sha256(self) -> str:
-        return self.row.sha256
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def created_by(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "User", self.row.created_by_id)
+    id = global_id("FileVersion")
+    number = column("number", int)
+    size = column("size", float)
+    sha256 = column("sha256", str)
+    created_at = column("created_at", datetime)
+    created_by = user_ref("created_by_id")
 
     @strawberry.field(description="A short-lived signed link that streams this version.")
     def download_url(self, info: Info[Any, Any]) -> str:
@@ -96,67 +111,80 @@ class FileVersion:
 class ShareLinkOut:
     row: strawberry.Private[ShareLink]
     token: strawberry.Private[str | None] = None
-
-    @strawberry.field
-    def id(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "ShareLink", self.row.id)
+    id = global_id("ShareLink")
+    expires_at = column("expires_at", datetime | None)
+    downloads = column("downloads", int)
+    max_downloads = column("max_downloads", int | None)
+    revoked_at = column("revoked_at", datetime | None)
 
     @strawberry.field(description="The public link; shown only when it is created.")
     def url(self) -> str | None:
         return service.share_url(self.token) if self.token else None
 
     @strawberry.field
-    def expires_at(self) -> datetime | None:
-        return self.row.expires_at
-
-    @strawberry.field
     def has_password(self) -> bool:
         return self.row.password_hash is not None
-
-    @strawberry.field
-    def downloads(self) -> int:
-        return self.row.downloads
-
-    @strawberry.field
-    def max_downloads(self) -> int | None:
-        return self.row.max_downloads
-
-    @strawberry.field
-    def revoked_at(self) -> datetime | None:
-        return self.row.revoked_at
 
 
 def item_id(info: Info[Any, Any], row: Item) -> strawberry.ID:
     return encode(info, "File" if row.kind == FILE else "Folder", row.id)
 
 
+@strawberry.enum
+class ShareAccess(Enum):
+    READ = READ
+    WRITE = WRITE
+
+
+@strawberry.type(name="Share")
+class ShareOut:
+    """A member's access to another member's file or folder (a folder: all it holds)."""
+
+    row: strawberry.Private[ShareRow]
+    item_row: strawberry.Private[Item | None] = None
+    id = global_id("Share")
+    user = user_ref("user_id", "Who may read or write.")
+    owner = user_ref("created_by_id", "Whose own files the item is in.")
+    created_at = column("created_at", datetime)
+
+    @strawberry.field
+    def access(self) -> ShareAccess:
+        return ShareAccess(self.row.access)
+
+    @strawberry.field(description="What is shared (when listed in `sharedWithMe`).")
+    def item(self) -> FileOrFolder | None:
+        return None if self.item_row is None else file_or_folder(self.item_row)
+
+
 @strawberry.type
-class Folder:
+class ItemFields:
+    """What files and folders both show."""
+
     row: strawberry.Private[Item]
+    name = column("name", str)
+    created_at = column("created_at", datetime)
+    created_by = user_ref("created_by_id")
+    modified_at = column("modified_at", datetime)
+    modified_by = user_ref("modified_by_id")
+    trashed_at = column("trashed_at", datetime | None)
+    owner = user_ref(
+        "owner_id", "The member whose own files hold it; null in the team drive (everyone's)."
+    )
 
     @strawberry.field
     def id(self, info: Info[Any, Any]) -> strawberry.ID:
         return item_id(info, self.row)
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
+    @strawberry.field(description="Who it is shared with (only its owner sees them).")
+    async def shares(self, info: Info[Any, Any]) -> list[ShareOut]:
+        return [ShareOut(row=row) for row in await service.shares_of(actor(info), self.row)]
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
 
-    @strawberry.field
-    def modified_at(self) -> datetime:
-        return self.row.modified_at
-
-    @strawberry.field
-    def trashed_at(self) -> datetime | None:
-        return self.row.trashed_at
-
+@strawberry.type
+class Folder(ItemFields):
     @strawberry.field(description="The folders from the top down to this one's parent.")
     async def path(self, info: Info[Any, Any]) -> list[Folder]:
-        rows = await service.path_of(brik_context(info).team_id, self.row)
+        rows = await service.path_of(actor(info), self.row)
         return [Folder(row=row) for row in rows]
 
     @strawberry.field
@@ -177,56 +205,15 @@ class Folder:
 
 
 @strawberry.type
-class File:
-    row: strawberry.Private[Item]
-
-    @strawberry.field
-    def id(self, info: Info[Any, Any]) -> strawberry.ID:
-        return item_id(info, self.row)
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="Bytes of the current version.")
-    def size(self) -> float:
-        return float(self.row.size)
-
-    @strawberry.field
-    def content_type(self) -> str:
-        return self.row.content_type
-
-    @strawberry.field
-    def sha256(self) -> str | None:
-        return self.row.sha256
-
-    @strawberry.field
-    def version(self) -> int:
-        return self.row.version_count
+class File(ItemFields):
+    size = column("size", float, "Bytes of the current version.")
+    content_type = column("content_type", str)
+    sha256 = column("sha256", str | None)
+    version = column("version_count", int)
 
     @strawberry.field
     def folder_id(self, info: Info[Any, Any]) -> strawberry.ID | None:
         return encode(info, "Folder", self.row.parent_id) if self.row.parent_id else None
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field
-    def created_by(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "User", self.row.created_by_id)
-
-    @strawberry.field
-    def modified_at(self) -> datetime:
-        return self.row.modified_at
-
-    @strawberry.field
-    def modified_by(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "User", self.row.modified_by_id)
-
-    @strawberry.field
-    def trashed_at(self) -> datetime | None:
-        return self.row.trashed_at
 
     @strawberry.field
     def locked_by(self, info: Info[Any, Any]) -> strawberry.ID | None:
@@ -259,22 +246,11 @@ class File:
 class FileUpload:
     row: strawberry.Private[UploadRow]
     received: strawberry.Private[list[int]]
-
-    @strawberry.field
-    def id(self, info: Info[Any, Any]) -> strawberry.ID:
-        return encode(info, "FileUpload", self.row.id)
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field
-    def size(self) -> float:
-        return float(self.row.size)
-
-    @strawberry.field
-    def chunk_size(self) -> int:
-        return self.row.chunk_size
+    id = global_id("FileUpload")
+    name = column("name", str)
+    size = column("size", float)
+    chunk_size = column("chunk_size", int)
+    expires_at = column("expires_at", datetime)
 
     @strawberry.field
     def chunk_count(self) -> int:
@@ -287,10 +263,6 @@ class FileUpload:
     @strawberry.field(description="OPEN, ASSEMBLING, DONE or ABORTED.")
     def status(self) -> str:
         return self.row.status.upper()
-
-    @strawberry.field
-    def expires_at(self) -> datetime:
-        return self.row.expires_at
 
 
 FileOrFolder = Annotated[File | Folder, strawberry.union("FileOrFolder")]
@@ -332,14 +304,25 @@ class FilestorageQuery:
     @strawberry.field
     async def folder(self, info: Info[Any, Any], id: strawberry.ID) -> Folder:
         pk = decode(info, id, "Folder", "id")
-        return Folder(row=await service.get_item(brik_context(info).team_id, pk, FOLDER))
+        return Folder(row=await service.get_item(actor(info), pk, FOLDER))
 
     @strawberry.field
     async def file(self, info: Info[Any, Any], id: strawberry.ID) -> File:
         pk = decode(info, id, "File", "id")
-        return File(row=await service.get_item(brik_context(info).team_id, pk, FILE))
+        return File(row=await service.get_item(actor(info), pk, FILE))
 
-    @strawberry.field(description="The top of the drive, or a folder: its files, by name.")
+    @strawberry.field(
+        description="Your own files: a folder only you see, and those you share it with."
+    )
+    async def my_files(self, info: Info[Any, Any]) -> Folder:
+        return Folder(row=await service.home(actor(info)))
+
+    @strawberry.field(description="What other members share with you, newest first.")
+    async def shared_with_me(self, info: Info[Any, Any]) -> list[ShareOut]:
+        found = await service.shared_with(actor(info))
+        return [ShareOut(row=row, item_row=item) for row, item in found]
+
+    @strawberry.field(description="The top of the team drive, or a folder: its files, by name.")
     async def files(
         self,
         info: Info[Any, Any],
@@ -347,14 +330,15 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[File]:
-        team_id = brik_context(info).team_id
         folder = await service.get_folder(
-            team_id, decode_optional(info, folder_id, "Folder", "folderId")
+            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
         )
-        rows = await service.list_items(team_id, folder.id if folder else None, FILE, first, offset)
+        rows = await service.list_items(
+            brik_context(info).team_id, folder.id if folder else None, FILE, first, offset
+        )
         return [File(row=row) for row in rows]
 
-    @strawberry.field(description="The top of the drive, or a folder: its folders, by name.")
+    @strawberry.field(description="The top of the team drive, or a folder: its folders, by name.")
     async def folders(
         self,
         info: Info[Any, Any],
@@ -362,23 +346,22 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[Folder]:
-        team_id = brik_context(info).team_id
         folder = await service.get_folder(
-            team_id, decode_optional(info, folder_id, "Folder", "folderId")
+            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
         )
         rows = await service.list_items(
-            team_id, folder.id if folder else None, FOLDER, first, offset
+            brik_context(info).team_id, folder.id if folder else None, FOLDER, first, offset
         )
         return [Folder(row=row) for row in rows]
 
-    @strawberry.field(description="Files whose name contains the text (live ones, by name).")
+    @strawberry.field(description="Files you see whose name contains the text (by name).")
     async def search(self, info: Info[Any, Any], name: str, first: int = 50) -> list[File]:
-        rows = await service.search(brik_context(info).team_id, name, first)
+        rows = await service.search(actor(info), name, first)
         return [File(row=row) for row in rows if row.kind == FILE]
 
-    @strawberry.field
+    @strawberry.field(description="Deleted from the team drive and from your own files.")
     async def trash(self, info: Info[Any, Any], first: int = 100, offset: int = 0) -> Trash:
-        return Trash(items=await service.trash(brik_context(info).team_id, first, offset))
+        return Trash(items=await service.trash(actor(info), first, offset))
 
     @strawberry.field(description="One of your uploads in progress (to resume it).")
     async def upload(self, info: Info[Any, Any], id: strawberry.ID) -> FileUpload:
@@ -409,6 +392,25 @@ class CreateShareLinkInput:
     expires_at: datetime | None = None
     password: str | None = None
     max_downloads: int | None = None
+
+
+@strawberry.input
+class ShareInput:
+    id: strawberry.ID = strawberry.field(description="A file or folder of your own files.")
+    user_id: strawberry.ID
+    access: ShareAccess
+
+
+async def _copy(
+    info: Info[Any, Any],
+    id: strawberry.ID,
+    folder_id: strawberry.ID | None,
+    name: str | None,
+    kind: str,
+) -> Item:
+    pk = decode(info, id, "File" if kind == FILE else "Folder", "id")
+    folder = decode_optional(info, folder_id, "Folder", "folderId")
+    return await service.copy(actor(info), pk, folder, name, kind)
 
 
 UPLOAD_READ = 1024 * 1024
@@ -516,7 +518,10 @@ class FilestorageMutation:
         row = await service.move(actor(info), decode_item(info, id), folder)
         return file_or_folder(row)
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Copy a file into a folder (no folderId: the top); no name: `a (2).txt` "
+        "when the name is taken."
+    )
     async def filestorage_copy(
         self,
         info: Info[Any, Any],
@@ -524,9 +529,32 @@ class FilestorageMutation:
         folder_id: strawberry.ID | None = None,
         name: str | None = None,
     ) -> File:
-        pk = decode(info, id, "File", "id")
-        folder = decode_optional(info, folder_id, "Folder", "folderId")
-        return File(row=await service.copy_file(actor(info), pk, folder, name))
+        return File(row=await _copy(info, id, folder_id, name, FILE))
+
+    @strawberry.mutation(description="Copy a folder with all it holds, all or nothing.")
+    async def filestorage_copy_folder(
+        self,
+        info: Info[Any, Any],
+        id: strawberry.ID,
+        folder_id: strawberry.ID | None = None,
+        name: str | None = None,
+    ) -> Folder:
+        return Folder(row=await _copy(info, id, folder_id, name, FOLDER))
+
+    @strawberry.mutation(
+        description="Let another member with a seat read, or write in, one of your own files "
+        "or folders; again to change the access."
+    )
+    async def filestorage_share(self, info: Info[Any, Any], input: ShareInput) -> ShareOut:
+        pk = decode_item(info, input.id)
+        user_id = decode(info, input.user_id, "User", "userId")
+        row = await service.share(actor(info), pk, user_id, input.access.value)
+        return ShareOut(row=row)
+
+    @strawberry.mutation(description="Revoke a share at once (its owner, or its sharee).")
+    async def filestorage_unshare(self, info: Info[Any, Any], id: strawberry.ID) -> bool:
+        await service.unshare(actor(info), decode(info, id, "Share", "id"))
+        return True
 
     @strawberry.mutation(description="To the trash (a folder with everything in it).")
     async def filestorage_delete(self, info: Info[Any, Any], id: strawberry.ID) -> bool:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
 from softbrik.plugin import BadUserInput, Conflict, Forbidden, NotFound, Platform
@@ -36,8 +36,11 @@ from softbrik_filestorage.config import CONFIG
 from softbrik_filestorage.models import (
     FILE,
     FOLDER,
+    READ,
+    WRITE,
     Chunk,
     Item,
+    Share,
     ShareLink,
     Upload,
     Usage,
@@ -53,6 +56,8 @@ DOWNLOAD_PURPOSE = "filestorage.download"
 MAX_NAME = 255
 MAX_DEPTH = 40
 MAX_PAGE = 100
+MAX_COPY = 10_000
+HOME_NAME = "My files"
 MAX_CHUNKS = 100_000
 READ_SIZE = 64 * 1024
 GENERIC_TYPE = "application/octet-stream"
@@ -114,30 +119,108 @@ def check_name(name: str, field: str = "name") -> str:
     return name
 
 
-async def get_item(team_id: int, item_id: int, kind: str | None, field: str = "id") -> Item:
-    """A live item of the team, or NOT_FOUND (another team's, trashed or missing alike)."""
-    query = Item.filter(id=item_id, team_id=team_id, trashed_at__isnull=True)
+async def access(actor: Actor, item: Item) -> str | None:
+    """What the actor may do with a live item: WRITE, READ, or None when it does not exist for
+    them. The team drive is every seated member's; a member's own files are theirs and, through
+    a share on the item or a folder above it, the sharee's (checked on every access)."""
+    if item.owner_id is None or item.owner_id == actor.user_id:
+        return WRITE
+    granted = set(
+        await Share.filter(
+            team_id=actor.team_id,
+            user_id=actor.user_id,
+            item_id__in=[item.id, *item.ancestor_ids],
+        ).values_list("access", flat=True)
+    )
+    if not granted:
+        return None
+    return WRITE if WRITE in granted else READ
+
+
+async def check_access(
+    actor: Actor, item: Item, need: str, field: str = "id", what: str | None = None
+) -> Item:
+    """The item if the actor may `need` it; NOT_FOUND if they may not see it at all."""
+    granted = await access(actor, item)
+    if granted is None:
+        raise NotFound(f"No {what or item.kind} has this id.", field=field)
+    if need == WRITE and granted != WRITE:
+        raise Forbidden(f"{item.name!r} is shared with you to read only.", field=field)
+    return item
+
+
+async def get_item(
+    actor: Actor, item_id: int, kind: str | None, field: str = "id", need: str = READ
+) -> Item:
+    """A live item of the team the actor may `need`, or NOT_FOUND (another team's, another
+    member's unshared, trashed or missing alike)."""
+    query = Item.filter(id=item_id, team_id=actor.team_id, trashed_at__isnull=True)
     if kind:
         query = query.filter(kind=kind)
     item = await query.first()
     if item is None:
         raise NotFound(f"No {kind or 'item'} has this id.", field=field)
+    return await check_access(actor, item, need, field)
+
+
+async def get_folder(
+    actor: Actor, folder_id: int | None, field: str = "folderId", need: str = READ
+) -> Item | None:
+    """The live folder, or None for the top of the team drive."""
+    if folder_id is None:
+        return None
+    return await get_item(actor, folder_id, FOLDER, field, need)
+
+
+async def home(actor: Actor) -> Item:
+    """The actor's own files: a folder only they (and whom they share with) see."""
+    return await home_of(actor.platform, actor.team_id, actor.user_id)
+
+
+async def home_of(platform: Platform, team_id: int, user_id: int) -> Item:
+    found = await Item.filter(team_id=team_id, parent_key=-user_id, kind=FOLDER).first()
+    if found is not None:
+        return found
+    now = platform.now()
+    try:
+        async with in_transaction():
+            return await Item.create(
+                team_id=team_id,
+                kind=FOLDER,
+                name=HOME_NAME,
+                live_name=HOME_NAME,
+                parent_key=-user_id,
+                owner_id=user_id,
+                created_by_id=user_id,
+                created_at=now,
+                modified_by_id=user_id,
+                modified_at=now,
+            )
+    except IntegrityError:
+        return await Item.get(team_id=team_id, parent_key=-user_id, kind=FOLDER)
+
+
+def _not_home(item: Item) -> Item:
+    if item.is_home:
+        raise BadUserInput(
+            "Your own files' folder cannot be renamed, moved or deleted.", field="id"
+        )
     return item
 
 
-async def get_folder(team_id: int, folder_id: int | None, field: str = "folderId") -> Item | None:
-    """The live folder, or None for the top of the drive."""
-    if folder_id is None:
-        return None
-    return await get_item(team_id, folder_id, FOLDER, field)
-
-
 def _place(folder: Item | None) -> dict[str, Any]:
+    """Where an item goes in a folder (None: the top of the team drive); it is whose the
+    folder is."""
     if folder is None:
-        return {"parent_id": None, "parent_key": 0, "ancestors": "/"}
+        return {"parent_id": None, "parent_key": 0, "ancestors": "/", "owner_id": None}
     if folder.ancestors.count("/") > MAX_DEPTH:
         raise BadUserInput(f"Folders nest at most {MAX_DEPTH} deep.", field="folderId")
-    return {"parent_id": folder.id, "parent_key": folder.id, "ancestors": folder.subtree_prefix}
+    return {
+        "parent_id": folder.id,
+        "parent_key": folder.id,
+        "ancestors": folder.subtree_prefix,
+        "owner_id": folder.owner_id,
+    }
 
 
 def _check_lock(item: Item, actor: Actor) -> None:
@@ -170,23 +253,12 @@ def _taken(name: str) -> Conflict:
 
 async def create_folder(actor: Actor, name: str, parent_id: int | None) -> Item:
     name = check_name(name)
-    now = actor.now()
     try:
         async with in_transaction():
-            parent = await get_folder(actor.team_id, parent_id, "parentId")
+            parent = await get_folder(actor, parent_id, "parentId", WRITE)
             if await _name_taken(actor.team_id, parent.id if parent else 0, name):
                 raise _taken(name)
-            return await Item.create(
-                team_id=actor.team_id,
-                kind=FOLDER,
-                name=name,
-                live_name=name,
-                created_by_id=actor.user_id,
-                created_at=now,
-                modified_by_id=actor.user_id,
-                modified_at=now,
-                **_place(parent),
-            )
+            return await _new_item(actor, FOLDER, name, _place(parent))
     except IntegrityError as exc:
         raise _taken(name) from exc
 
@@ -206,24 +278,53 @@ async def list_items(
     )
 
 
-async def search(team_id: int, text: str, first: int = 50) -> list[Item]:
+async def visible(actor: Actor) -> Q:
+    """The items the actor sees: the team drive, their own files, what is shared with them."""
+    seen = Q(owner_id__isnull=True) | Q(owner_id=actor.user_id)
+    shared = await Item.filter(
+        team_id=actor.team_id,
+        id__in=Subquery(
+            Share.filter(team_id=actor.team_id, user_id=actor.user_id).values("item_id")
+        ),
+    ).values_list("id", "kind", "ancestors")
+    for item_id, kind, ancestors in shared:
+        seen |= Q(id=item_id)
+        if kind == FOLDER:
+            seen |= Q(ancestors__startswith=f"{ancestors}{item_id}/")
+    return seen
+
+
+async def search(actor: Actor, text: str, first: int = 50) -> list[Item]:
     text = text.strip()
     if not text:
         raise BadUserInput("Search for at least one character.", field="name")
     first = max(0, min(first, MAX_PAGE))
     return (
-        await Item.filter(team_id=team_id, trashed_at__isnull=True, name__icontains=text)
+        await Item.filter(
+            await visible(actor),
+            team_id=actor.team_id,
+            trashed_at__isnull=True,
+            name__icontains=text,
+        )
         .order_by("name", "id")
         .limit(first)
     )
 
 
-async def path_of(team_id: int, item: Item) -> list[Item]:
-    """The folders from the top down to the item's folder (one query)."""
-    ids = [int(part) for part in item.ancestors.strip("/").split("/") if part]
+async def path_of(actor: Actor, item: Item) -> list[Item]:
+    """The folders from the top down to the item's folder that the actor sees (a sharee's
+    path starts at what was shared)."""
+    ids = item.ancestor_ids
     if not ids:
         return []
-    rows = {row.id: row for row in await Item.filter(team_id=team_id, id__in=ids)}
+    if item.owner_id is not None and item.owner_id != actor.user_id:
+        shared = set(
+            await Share.filter(
+                team_id=actor.team_id, user_id=actor.user_id, item_id__in=ids
+            ).values_list("item_id", flat=True)
+        )
+        ids = ids[next((n for n, i in enumerate(ids) if i in shared), len(ids)) :]
+    rows = {row.id: row for row in await Item.filter(team_id=actor.team_id, id__in=ids)}
     return [rows[i] for i in ids if i in rows]
 
 
@@ -238,11 +339,18 @@ async def _rewrite_subtree(item: Item, old_prefix: str) -> None:
     await Item.bulk_update(rows, fields=["ancestors"], batch_size=500)
 
 
+def _check_target(item: Item, target: Item | None, verb: str) -> None:
+    if target is not None and (
+        target.id == item.id or target.ancestors.startswith(item.subtree_prefix)
+    ):
+        raise BadUserInput(f"A folder cannot {verb} into itself.", field="folderId")
+
+
 async def rename(actor: Actor, item_id: int, name: str) -> Item:
     name = check_name(name)
     try:
         async with in_transaction():
-            item = await get_item(actor.team_id, item_id, None)
+            item = _not_home(await get_item(actor, item_id, None, need=WRITE))
             _check_lock(item, actor)
             if await _name_taken(actor.team_id, item.parent_key, name, exclude=item.id):
                 raise _taken(name)
@@ -257,13 +365,16 @@ async def rename(actor: Actor, item_id: int, name: str) -> Item:
 async def move(actor: Actor, item_id: int, folder_id: int | None) -> Item:
     try:
         async with in_transaction():
-            item = await get_item(actor.team_id, item_id, None)
+            item = _not_home(await get_item(actor, item_id, None, need=WRITE))
             _check_lock(item, actor)
-            target = await get_folder(actor.team_id, folder_id)
-            if target is not None and (
-                target.id == item.id or target.ancestors.startswith(item.subtree_prefix)
-            ):
-                raise BadUserInput("A folder cannot move into itself.", field="folderId")
+            target = await get_folder(actor, folder_id, need=WRITE)
+            _check_target(item, target, "move")
+            if (target.owner_id if target else None) != item.owner_id:
+                raise BadUserInput(
+                    "A move stays in the team drive or in one member's own files; "
+                    "copy to take something across.",
+                    field="folderId",
+                )
             if await _name_taken(actor.team_id, target.id if target else 0, item.name, item.id):
                 raise _taken(item.name)
             old_prefix = item.subtree_prefix
@@ -299,18 +410,20 @@ async def usage(team_id: int) -> UsageFigures:
     return UsageFigures(used, charged - used, CONFIG.quota_bytes)
 
 
-async def _reserve(team_id: int, size: int) -> None:
-    """Reserve `size` bytes, atomically against every parallel upload (call in a transaction)."""
+async def _reserve(team_id: int, size: int, used: bool = False, field: str = "size") -> None:
+    """Reserve `size` bytes, atomically against every parallel upload (call in a transaction);
+    with `used`, count them as stored at once (a copy, whose bytes exist already)."""
     quota = CONFIG.quota_bytes
     reserved = await Usage.filter(team_id=team_id, charged_bytes__lte=quota - size).update(
-        charged_bytes=F("charged_bytes") + size
+        charged_bytes=F("charged_bytes") + size,
+        **({"used_bytes": F("used_bytes") + size} if used else {}),
     )
     if not reserved:
         figures = await usage(team_id)
         raise Conflict(
             f"Not enough space: {size} bytes needed, {figures.available_bytes} available "
             f"of the team's {quota}.",
-            field="size",
+            field=field,
             reason="QUOTA_EXCEEDED",
             availableBytes=figures.available_bytes,
         )
@@ -366,7 +479,7 @@ async def start_upload(
     await _usage_row(actor.team_id)
     now = actor.now()
     async with in_transaction():
-        folder = await get_folder(actor.team_id, folder_id)
+        folder = await get_folder(actor, folder_id, need=WRITE)
         existing = await Item.filter(
             team_id=actor.team_id, parent_key=folder.id if folder else 0, live_name=name
         ).first()
@@ -561,7 +674,6 @@ async def _finish(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
 
 
 async def _commit(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
-    now = actor.now()
     team_id = actor.team_id
     async with in_transaction():
         current = await Upload.filter(id=upload.id).select_for_update().first()
@@ -574,6 +686,7 @@ async def _commit(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
             ).first()
             if folder is None:
                 raise Conflict("The folder was deleted during the upload.", field="folderId")
+            await check_access(actor, folder, WRITE, "folderId")
         item = (
             await Item.filter(
                 team_id=team_id, parent_key=upload.folder_id or 0, live_name=upload.name
@@ -586,46 +699,71 @@ async def _commit(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
         if item is not None:
             _check_lock(item, actor)
         else:
-            item = await Item.create(
-                team_id=team_id,
-                kind=FILE,
-                name=upload.name,
-                live_name=upload.name,
-                created_by_id=actor.user_id,
-                created_at=now,
-                modified_by_id=actor.user_id,
-                modified_at=now,
-                **_place(folder),
-            )
-        item.version_count += 1
-        version = await Version.create(
-            team_id=team_id,
-            item_id=item.id,
-            number=item.version_count,
-            blob=upload.blob,
-            size=size,
-            sha256=sha256,
-            content_type=upload.content_type,
-            created_by_id=actor.user_id,
-            created_at=now,
-        )
-        item.version_id = version.id
-        item.size, item.sha256, item.content_type = size, sha256, upload.content_type
-        item.modified_at, item.modified_by_id = now, actor.user_id
-        await item.save()
+            item = await _new_item(actor, FILE, upload.name, _place(folder))
+        assert upload.blob is not None
+        content = Content(upload.blob, size, sha256, upload.content_type)
+        await _new_version(actor, item, content)
         await Upload.filter(id=upload.id).update(status="done", reserved_bytes=0)
         await Usage.filter(team_id=team_id).update(
             used_bytes=F("used_bytes") + size,
             charged_bytes=F("charged_bytes") + (size - current.reserved_bytes),
         )
-        await actor.platform.emit(
-            team_id,
-            UPLOADED,
-            {"file_id": item.id, "name": item.name, "size": size, "version": version.number},
-            actor.user_id,
-        )
         await _after_usage_change(actor.platform, team_id, actor.user_id)
     return item
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a version holds: a sealed blob (shared by copies) and its figures."""
+
+    blob: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+async def _new_item(actor: Actor, kind: str, name: str, place: dict[str, Any]) -> Item:
+    now = actor.now()
+    return await Item.create(
+        team_id=actor.team_id,
+        kind=kind,
+        name=name,
+        live_name=name,
+        created_by_id=actor.user_id,
+        created_at=now,
+        modified_by_id=actor.user_id,
+        modified_at=now,
+        **place,
+    )
+
+
+async def _new_version(actor: Actor, item: Item, content: Content) -> Version:
+    """Make `content` the file's current content as its next version, and tell it (call in a
+    transaction that also counts the bytes)."""
+    now = actor.now()
+    item.version_count += 1
+    version = await Version.create(
+        team_id=actor.team_id,
+        item_id=item.id,
+        number=item.version_count,
+        blob=content.blob,
+        size=content.size,
+        sha256=content.sha256,
+        content_type=content.content_type,
+        created_by_id=actor.user_id,
+        created_at=now,
+    )
+    item.version_id = version.id
+    item.size, item.sha256, item.content_type = content.size, content.sha256, content.content_type
+    item.modified_at, item.modified_by_id = now, actor.user_id
+    await item.save()
+    await actor.platform.emit(
+        actor.team_id,
+        UPLOADED,
+        {"file_id": item.id, "name": item.name, "size": content.size, "version": version.number},
+        actor.user_id,
+    )
+    return version
 
 
 async def _abort(platform: Platform, upload: Upload) -> bool:
@@ -672,64 +810,88 @@ async def versions(team_id: int, item: Item) -> list[Version]:
     return await Version.filter(team_id=team_id, item_id=item.id).order_by("-number")
 
 
-async def get_version(team_id: int, version_id: int, field: str = "versionId") -> Version:
-    version = await Version.get_or_none(id=version_id, team_id=team_id)
-    if version is None:
+async def get_version(
+    actor: Actor, version_id: int, field: str = "versionId", need: str = READ
+) -> tuple[Version, Item]:
+    """A version of a live file the actor may `need`, with its file; else NOT_FOUND."""
+    version = await Version.get_or_none(id=version_id, team_id=actor.team_id)
+    item = None
+    if version is not None:
+        item = await Item.get_or_none(
+            id=version.item_id, team_id=actor.team_id, trashed_at__isnull=True
+        )
+    if version is None or item is None:
         raise NotFound("No version has this id.", field=field)
-    item = await Item.get_or_none(id=version.item_id, team_id=team_id, trashed_at__isnull=True)
-    if item is None:
-        raise NotFound("No version has this id.", field=field)
-    return version
+    await check_access(actor, item, need, field, "version")
+    return version, item
+
+
+def _content(version: Version) -> Content:
+    return Content(version.blob, version.size, version.sha256, version.content_type)
 
 
 async def restore_version(actor: Actor, version_id: int) -> Item:
-    """Make an old version current again, as a new version (history is never rewritten)."""
-    version = await get_version(actor.team_id, version_id)
-    item = await get_item(actor.team_id, version.item_id, FILE, "versionId")
-    _check_lock(item, actor)
-    return await _copy_content(actor, version, item.parent_id, item.name)
+    """Make an old version current again, as a new version (history is never rewritten). The
+    new version shares the old one's sealed blob and counts its bytes again."""
+    await _usage_row(actor.team_id)
+    async with in_transaction():
+        version, item = await get_version(actor, version_id, need=WRITE)
+        item = await Item.filter(id=item.id).select_for_update().get()
+        _check_lock(item, actor)
+        await _reserve(actor.team_id, version.size, used=True, field="versionId")
+        await _new_version(actor, item, _content(version))
+        await _after_usage_change(actor.platform, actor.team_id, actor.user_id)
+    return item
 
 
-async def _copy_content(actor: Actor, version: Version, folder_id: int | None, name: str) -> Item:
-    """Store a version's content again (re-sealed under its new key) as `name` in a folder."""
-    upload = await start_upload(
-        actor,
-        folder_id,
-        name,
-        version.size,
-        version.sha256,
-        version.content_type,
-        max(version.size, 1),
-    )
-    blob = f"v/{secrets.token_hex(16)}"
-    await Upload.filter(id=upload.id).update(status="assembling", blob=blob)
-    upload.blob, upload.status = blob, "assembling"
-    blobs = actor.platform.blobs(BRIK)
-    hasher = hashlib.sha256()
-
-    async def content() -> AsyncIterator[bytes]:
-        async for piece in blobs.read(actor.team_id, version.blob):
-            hasher.update(piece)
-            yield piece
-
-    try:
-        size = await blobs.write(actor.team_id, blob, content())
-    except BaseException:
-        await _abort(actor.platform, upload)
-        raise
-    return await _finish(actor, upload, size, hasher.hexdigest())
-
-
-async def copy_file(actor: Actor, file_id: int, folder_id: int | None, name: str | None) -> Item:
-    item = await get_item(actor.team_id, file_id, FILE, "fileId")
-    version = await Version.get(id=item.version_id, team_id=actor.team_id)
-    target_name = check_name(name) if name else item.name
-    target_key = folder_id or 0
-    if name is None and target_key == item.parent_key:
-        target_name = await _free_name(actor.team_id, target_key, item.name)
-    elif await _name_taken(actor.team_id, target_key, target_name):
-        raise _taken(target_name)
-    return await _copy_content(actor, version, folder_id, target_name)
+async def copy(
+    actor: Actor, item_id: int, folder_id: int | None, name: str | None, kind: str
+) -> Item:
+    """Copy a file, or a folder with all it holds (live items, current versions), in one
+    transaction: the bytes of the whole copy are reserved with one conditional UPDATE, and
+    either every item is created or none. Copies share the sealed blobs of the originals
+    (a blob is deleted when the last version that refers to it goes), so a copy stores no
+    bytes but counts them, as the team sees them. The copy is named `name`, or the
+    original's name made free as a restore from the trash does (`a (2).txt`)."""
+    if name is not None:
+        name = check_name(name)
+    await _usage_row(actor.team_id)
+    async with in_transaction():
+        source = await get_item(actor, item_id, kind)
+        target = await get_folder(actor, folder_id, need=WRITE)
+        _check_target(source, target, "be copied")
+        query = Q(id=source.id)
+        if source.kind == FOLDER:
+            query |= Q(ancestors__startswith=source.subtree_prefix)
+        # Locked until the copy commits: nothing it refers to can be trashed and purged.
+        rows = await Item.filter(
+            query, team_id=actor.team_id, trashed_at__isnull=True
+        ).select_for_update()
+        if len(rows) > MAX_COPY:
+            raise BadUserInput(f"A copy takes at most {MAX_COPY} items at once.", field="id")
+        rows.sort(key=lambda row: (row.ancestors.count("/"), row.id))
+        wanted = [row.version_id for row in rows if row.version_id is not None]
+        contents = {
+            version.id: _content(version)
+            for version in await Version.filter(team_id=actor.team_id, id__in=wanted)
+        }
+        await _reserve(actor.team_id, sum(c.size for c in contents.values()), used=True, field="id")
+        place = _place(target)
+        if name is None:
+            name = await _free_name(actor.team_id, place["parent_key"], source.name)
+        elif await _name_taken(actor.team_id, place["parent_key"], name):
+            raise _taken(name)
+        copies: dict[int, Item] = {}
+        for row in rows:
+            if row.id == source.id:
+                copies[row.id] = await _new_item(actor, row.kind, name, place)
+            else:
+                parent = copies[row.parent_id or 0]
+                copies[row.id] = await _new_item(actor, row.kind, row.name, _place(parent))
+            if row.version_id is not None:
+                await _new_version(actor, copies[row.id], contents[row.version_id])
+        await _after_usage_change(actor.platform, actor.team_id, actor.user_id)
+    return copies[source.id]
 
 
 # --- locks ----------------------------------------------------------------------------------
@@ -744,7 +906,7 @@ async def lock(actor: Actor, file_id: int, minutes: int | None) -> Item:
             field="minutes",
         )
     async with in_transaction():
-        item = await get_item(actor.team_id, file_id, FILE)
+        item = await get_item(actor, file_id, FILE, need=WRITE)
         item = await Item.filter(id=item.id).select_for_update().get()
         _check_lock(item, actor)
         item.locked_by_id = actor.user_id
@@ -756,7 +918,7 @@ async def lock(actor: Actor, file_id: int, minutes: int | None) -> Item:
 async def unlock(actor: Actor, file_id: int) -> Item:
     """The holder unlocks; an admin may break anyone's lock."""
     async with in_transaction():
-        item = await get_item(actor.team_id, file_id, FILE)
+        item = await get_item(actor, file_id, FILE, need=WRITE)
         if not actor.is_admin:
             _check_lock(item, actor)
         item.locked_by_id = None
@@ -778,7 +940,7 @@ async def delete(actor: Actor, item_id: int) -> Item:
     """Move an item (a folder with everything in it) to the trash; its place is kept."""
     now = actor.now()
     async with in_transaction():
-        item = await get_item(actor.team_id, item_id, None)
+        item = _not_home(await get_item(actor, item_id, None, need=WRITE))
         _check_lock(item, actor)
         if item.kind == FOLDER:
             locked = (
@@ -810,11 +972,17 @@ async def delete(actor: Actor, item_id: int) -> Item:
     return item
 
 
-async def trash(team_id: int, first: int = MAX_PAGE, offset: int = 0) -> list[Item]:
-    """What was deleted (not what went along inside a deleted folder), newest first."""
+def _own(actor: Actor) -> Q:
+    """The team drive and the actor's own files (where the trash and sharing are theirs)."""
+    return Q(owner_id__isnull=True) | Q(owner_id=actor.user_id)
+
+
+async def trash(actor: Actor, first: int = MAX_PAGE, offset: int = 0) -> list[Item]:
+    """What was deleted (not what went along inside a deleted folder), newest first: from the
+    team drive and from the actor's own files (also what a sharee deleted there)."""
     first = max(0, min(first, MAX_PAGE))
     return (
-        await Item.filter(team_id=team_id, trash_root_id=F("id"))
+        await Item.filter(_own(actor), team_id=actor.team_id, trash_root_id=F("id"))
         .order_by("-trashed_at", "-id")
         .offset(max(offset, 0))
         .limit(first)
@@ -845,7 +1013,7 @@ async def restore(actor: Actor, item_id: int, kind: str | None = None) -> Item:
     """Restore from the trash to the original folder; to the top if that folder is gone or
     itself in the trash; renamed `name (2)` if the name was taken meanwhile."""
     async with in_transaction():
-        query = Item.filter(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
+        query = Item.filter(_own(actor), id=item_id, team_id=actor.team_id, trash_root_id=item_id)
         if kind:
             query = query.filter(kind=kind)
         item = await query.select_for_update().first()
@@ -856,6 +1024,8 @@ async def restore(actor: Actor, item_id: int, kind: str | None = None) -> Item:
             parent = await Item.filter(
                 id=item.parent_id, team_id=actor.team_id, trashed_at__isnull=True
             ).first()
+        if parent is None and item.owner_id is not None:
+            parent = await home_of(actor.platform, actor.team_id, item.owner_id)
         old_prefix = item.subtree_prefix
         place = _place(parent)
         name = await _free_name(actor.team_id, place["parent_key"], item.name)
@@ -887,20 +1057,27 @@ async def _purge(platform: Platform, team_id: int, roots: Sequence[Item]) -> int
         gone = await Version.filter(team_id=team_id, item_id__in=ids).values_list("blob", "size")
         freed = sum(size for _, size in gone)
         await ShareLink.filter(team_id=team_id, item_id__in=ids).delete()
+        await Share.filter(team_id=team_id, item_id__in=ids).delete()
         await Version.filter(team_id=team_id, item_id__in=ids).delete()
         await Item.filter(team_id=team_id, id__in=ids).delete()
         await Usage.filter(team_id=team_id).update(
             used_bytes=F("used_bytes") - freed, charged_bytes=F("charged_bytes") - freed
         )
         await _after_usage_change(platform, team_id, None)
+    # Copies share blobs: a blob goes with the last version that refers to it. A copy locks
+    # its (live) originals, so none can refer to a blob of what is purged here meanwhile.
+    keys = {blob for blob, _ in gone}
+    kept = set(await Version.filter(team_id=team_id, blob__in=keys).values_list("blob", flat=True))
     blobs = platform.blobs(BRIK)
-    for blob, _ in gone:
+    for blob in sorted(keys - kept):
         await blobs.delete(team_id, blob)
     return len(ids)
 
 
 async def delete_forever(actor: Actor, item_id: int) -> int:
-    item = await Item.get_or_none(id=item_id, team_id=actor.team_id, trash_root_id=item_id)
+    item = await Item.filter(
+        _own(actor), id=item_id, team_id=actor.team_id, trash_root_id=item_id
+    ).first()
     if item is None:
         raise NotFound("Nothing in the trash has this id.", field="id")
     return await _purge(actor.platform, actor.team_id, [item])
@@ -958,8 +1135,8 @@ async def open_download(platform: Platform, token: str) -> Download:
     team_id, user_id, version_id = int(claims["t"]), int(claims["u"]), int(claims["v"])
     if not await platform.has_seat(team_id, user_id, BRIK):
         raise Forbidden("You have no seat for the filestorage Brik.")
-    version = await get_version(team_id, version_id)
-    item = await Item.get(id=version.item_id)
+    # Checked again on every use: a share revoked since the link was made closes it.
+    version, item = await get_version(Actor(team_id, user_id, platform), version_id)
     return Download(
         team_id,
         version.blob,
@@ -983,7 +1160,7 @@ async def create_share_link(
     max_downloads: int | None,
 ) -> tuple[ShareLink, str]:
     """A public read-only link to a file; returns the link and its token (shown once)."""
-    item = await get_item(actor.team_id, file_id, FILE, "fileId")
+    item = await get_item(actor, file_id, FILE, "fileId")
     if expires_at is not None and expires_at <= actor.now():
         raise BadUserInput("The expiry must be in the future.", field="expiresAt")
     if password is not None and len(password) < 4:
@@ -1014,12 +1191,82 @@ async def share_links(team_id: int, item: Item) -> list[ShareLink]:
 
 async def revoke_share_link(actor: Actor, link_id: int) -> ShareLink:
     link = await ShareLink.get_or_none(id=link_id, team_id=actor.team_id)
-    if link is None:
+    item = None
+    if link is not None:
+        item = await Item.get_or_none(id=link.item_id, team_id=actor.team_id)
+    if link is None or item is None or await access(actor, item) is None:
         raise NotFound("No share link has this id.", field="id")
     if link.revoked_at is None:
         link.revoked_at = actor.now()
         await link.save(update_fields=["revoked_at"])
     return link
+
+
+# --- sharing inside the team ----------------------------------------------------------------
+
+
+async def share(actor: Actor, item_id: int, user_id: int, granted: str) -> Share:
+    """Let another member with a seat read, or write in, one of the actor's own items (a folder
+    with all it holds). Sharing again changes the access."""
+    if granted not in (READ, WRITE):
+        raise BadUserInput("The access is READ or WRITE.", field="access")
+    item = await get_item(actor, item_id, None)
+    if item.owner_id is None:
+        raise BadUserInput(
+            "Everyone with a seat sees the team drive; share from your own files.", field="id"
+        )
+    if item.owner_id != actor.user_id:
+        raise Forbidden("Only the owner shares an item.", field="id")
+    if not await actor.platform.has_seat(actor.team_id, user_id, BRIK):
+        raise NotFound("No member with a filestorage seat has this id.", field="userId")
+    if user_id == actor.user_id:
+        raise BadUserInput("These are your own files already.", field="userId")
+    async with in_transaction():
+        found = await Share.filter(team_id=actor.team_id, item_id=item.id, user_id=user_id).first()
+        if found is None:
+            try:
+                async with in_transaction():
+                    return await Share.create(
+                        team_id=actor.team_id,
+                        item_id=item.id,
+                        user_id=user_id,
+                        access=granted,
+                        created_by_id=actor.user_id,
+                        created_at=actor.now(),
+                    )
+            except IntegrityError:
+                found = await Share.get(team_id=actor.team_id, item_id=item.id, user_id=user_id)
+        found.access = granted
+        await found.save(update_fields=["access"])
+        return found
+
+
+async def unshare(actor: Actor, share_id: int) -> Share:
+    """Revoke a share at once (the owner, or the sharee giving it up)."""
+    found = await Share.get_or_none(id=share_id, team_id=actor.team_id)
+    if found is None or actor.user_id not in (found.created_by_id, found.user_id):
+        raise NotFound("No share has this id.", field="id")
+    await Share.filter(id=found.id).delete()
+    return found
+
+
+async def shares_of(actor: Actor, item: Item) -> list[Share]:
+    """Who an item is shared with: the owner sees it, others see nothing."""
+    if item.owner_id != actor.user_id:
+        return []
+    return await Share.filter(team_id=actor.team_id, item_id=item.id).order_by("id")
+
+
+async def shared_with(actor: Actor) -> list[tuple[Share, Item]]:
+    """What other members share with the actor (live items), newest first."""
+    found = await Share.filter(team_id=actor.team_id, user_id=actor.user_id).order_by("-id")
+    items = {
+        item.id: item
+        for item in await Item.filter(
+            team_id=actor.team_id, id__in=[s.item_id for s in found], trashed_at__isnull=True
+        )
+    }
+    return [(s, items[s.item_id]) for s in found if s.item_id in items]
 
 
 class ShareRefused(Exception):
@@ -1052,6 +1299,8 @@ async def open_share(platform: Platform, token: str, password: str | None) -> Do
     item = await Item.get_or_none(id=link.item_id, team_id=link.team_id, trashed_at__isnull=True)
     if item is None or item.version_id is None:
         raise ShareRefused(404, "The file is no longer there.")
+    if await access(Actor(link.team_id, link.created_by_id, platform), item) is None:
+        raise ShareRefused(403, "This link no longer works.")
     query = ShareLink.filter(id=link.id, revoked_at__isnull=True)
     if link.max_downloads is not None:
         query = query.filter(downloads__lt=link.max_downloads)
@@ -1071,13 +1320,12 @@ async def export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
     items = await Item.filter(team_id=team_id, trashed_at__isnull=True).order_by("id")
     by_id = {item.id: item for item in items}
 
+    def name(item: Item) -> str:
+        return f"{HOME_NAME} (user {item.owner_id})" if item.is_home else item.name
+
     def path(item: Item) -> str:
-        parts = [
-            by_id[int(i)].name
-            for i in item.ancestors.strip("/").split("/")
-            if i and int(i) in by_id
-        ]
-        return "/".join([*parts, item.name])
+        parts = [name(by_id[i]) for i in item.ancestor_ids if i in by_id]
+        return "/".join([*parts, name(item)])
 
     buffer = io.BytesIO()
     blobs = platform.blobs(BRIK)
@@ -1096,6 +1344,7 @@ async def export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
 async def delete_team(team_id: int, platform: Platform) -> None:
     """Every row and blob of the team, versions, uploads and trash included (R-CLOSE-3)."""
     await ShareLink.filter(team_id=team_id).delete()
+    await Share.filter(team_id=team_id).delete()
     await Chunk.filter(team_id=team_id).delete()
     await Upload.filter(team_id=team_id).delete()
     await Version.filter(team_id=team_id).delete()

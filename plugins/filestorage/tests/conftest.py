@@ -4,7 +4,6 @@ blob store the app uses (a fresh local directory, or an S3 bucket on moto)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -45,18 +44,7 @@ class Drive:
     async def multipart(
         self, query: str, variables: dict[str, Any], field: str, data: bytes, filename: str
     ) -> dict[str, Any]:
-        operations = {"query": query, "variables": {**variables, field: None}}
-        response = await self.http.post(
-            "/graphql",
-            data={
-                "operations": json.dumps(operations),
-                "map": json.dumps({"0": [f"variables.{field}"]}),
-            },
-            files={"0": (filename, data, "application/octet-stream")},
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
-        body: dict[str, Any] = response.json()
-        return body
+        return await self.gql.multipart(query, variables, {field: (filename, data)}, self.token)
 
     async def upload(
         self, name: str, data: bytes, folder_id: str | None = None, as_name: str | None = None
@@ -114,6 +102,20 @@ class Drive:
         )
         folder_id: str = data["filestorageCreateFolder"]["id"]
         return folder_id
+
+    async def my_files(self) -> str:
+        """The id of this member's own files (a folder only they and their sharees see)."""
+        data = await self.ok("{ filestorage { myFiles { id } } }")
+        home: str = data["filestorage"]["myFiles"]["id"]
+        return home
+
+    async def share(self, item_id: str, user_id: str, access: str = "READ") -> str:
+        data = await self.ok(
+            "mutation($i: ShareInput!) { filestorageShare(input: $i) { id access } }",
+            {"i": {"id": item_id, "userId": user_id, "access": access}},
+        )
+        share_id: str = data["filestorageShare"]["id"]
+        return share_id
 
     async def names(self, folder_id: str | None = None) -> list[str]:
         data = await self.ok(

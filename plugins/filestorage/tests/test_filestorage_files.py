@@ -158,18 +158,6 @@ async def test_uploading_to_an_existing_name_keeps_the_old_content_as_a_version(
     assert (await drive.usage())["usedBytes"] == 10
 
 
-async def test_copy_stores_the_content_again(drive, local_store):
-    file = await drive.upload("a.txt", b"abc")
-    folder = await drive.mkdir("F")
-    copy = "mutation($id: ID!, $to: ID, $n: String) { filestorageCopy(id: $id, folderId: $to, name: $n) { id name sha256 downloadUrl } }"
-    same_folder = (await drive.ok(copy, {"id": file["id"]}))["filestorageCopy"]
-    assert same_folder["name"] == "a (2).txt"
-    other = (await drive.ok(copy, {"id": file["id"], "to": folder}))["filestorageCopy"]
-    assert other["name"] == "a.txt"
-    assert (await drive.download(other["downloadUrl"])).content == b"abc"
-    assert (await drive.usage())["usedBytes"] == 9
-
-
 async def test_search_and_listing_are_bounded_queries(drive, local_store, count_queries):
     folder = await drive.mkdir("Invoices")
     for i in range(12):

@@ -13,7 +13,7 @@ async def team_id(drive, platform):
     return platform.decode_id((await drive.ok("{ team { id } }"))["team"]["id"], "Team")
 
 
-async def test_export_is_a_zip_of_the_tree(drive, softbrik_app, local_store):
+async def test_export_is_a_zip_of_the_tree(drive, team, softbrik_app, local_store):
     from softbrik_filestorage import service
 
     platform = softbrik_app.state.rt.extras["platform"]
@@ -23,9 +23,18 @@ async def test_export_is_a_zip_of_the_tree(drive, softbrik_app, local_store):
     await drive.upload("top.bin", b"T")
     gone = await drive.upload("gone.txt", b"G")
     await drive.ok("mutation($id: ID!) { filestorageDelete(id: $id) }", {"id": gone["id"]})
+    home = await drive.my_files()
+    await drive.upload("mine.txt", b"M", home)
     exported = await service.export_team(await team_id(drive, platform), platform)
     archive = zipfile.ZipFile(io.BytesIO(exported["filestorage.zip"]))
-    assert sorted(archive.namelist()) == ["Docs/", "Docs/a.txt", "top.bin"]
+    user = platform.decode_id(team.admin.id, "User")
+    assert sorted(archive.namelist()) == [
+        "Docs/",
+        "Docs/a.txt",
+        f"My files (user {user})/",
+        f"My files (user {user})/mine.txt",
+        "top.bin",
+    ]
     assert archive.read("Docs/a.txt") == b"A2"
 
 

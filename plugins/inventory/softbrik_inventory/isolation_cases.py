@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from softbrik.testing import IsolationCase, IsolationWorld
+from softbrik.testing import IsolationCase, IsolationWorld, StreamCase, TeamHandle
 
 CHECK = """
 { inventory {
@@ -136,6 +136,30 @@ def _mutation(call: str, extra: str = "") -> str:
     if extra == STOCK:  # declare only the attacker's ids the call uses
         extra = "".join(f", ${name}: ID!" for name in ("prod", "loc", "to") if f"${name}" in call)
     return f"mutation($id: ID!{extra}) {{ {call} {{ id }} }}"
+
+
+STOCK_EVENTS = "subscription($after: String) { inventoryStockEvents(after: $after) { type sku } }"
+
+
+async def emit_stock_low(world: IsolationWorld, team: TeamHandle) -> None:
+    """Stock of a product with the team's canary in its SKU falls to its reorder point."""
+    token = team.admin.token
+    sku = f"sku-{team.canary}-{secrets.token_hex(3)}"
+    product = await _call(
+        world,
+        token,
+        "mutation($i: CreateProductInput!) { inventoryCreateProduct(input: $i) { id } }",
+        {"i": {"sku": sku, "name": sku, "reorderPoint": 4, "reorderQuantity": 10}},
+    )
+    product_id = product["inventoryCreateProduct"]["id"]
+    location = await _location(world, token)
+    await _receive(world, token, product_id, location)  # 5 in stock
+    await _call(
+        world,
+        token,
+        "mutation($i: ShipStockInput!) { inventoryShipStock(input: $i) { id } }",
+        {"i": {"productId": product_id, "locationId": location, "quantity": 2}},
+    )
 
 
 def _query(call: str) -> str:
@@ -290,5 +314,9 @@ def cases() -> list[IsolationCase]:
 
 
 @pytest.hookimpl
-def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase]:
-    return cases()
+def pytest_softbrik_isolation_cases(config: Any) -> list[IsolationCase | StreamCase]:
+    # `after: "0"`: the attacker's stream first replays every stock event since the start.
+    stream = StreamCase(
+        "Subscription.inventoryStockEvents", STOCK_EVENTS, emit_stock_low, {"after": "0"}
+    )
+    return [*cases(), stream]

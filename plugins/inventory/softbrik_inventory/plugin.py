@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from softbrik.plugin import (
+    BrikContext,
     BrikManifest,
     BrikSchema,
     Insight,
@@ -55,6 +56,14 @@ def softbrik_schema() -> BrikSchema:
         mutations=[InventoryMutation],
         subscriptions=[InventorySubscription],
     )
+
+
+@hookimpl
+def softbrik_context(context: BrikContext) -> dict[str, Any] | None:
+    """Per request: the team's virtual locations, looked up once however many moves it posts."""
+    if context.brik != "inventory":
+        return None
+    return {service.CACHE: service.TeamCache(context.platform, context.team_id)}
 
 
 async def run_verify(platform: Platform, team_id: int | None = None) -> list[service.Difference]:

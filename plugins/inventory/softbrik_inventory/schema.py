@@ -16,7 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from softbrik.plugin import BadUserInput, Forbidden, brik_context
-from softbrik_inventory import csvio, service
+from softbrik_inventory import csvio, models, service
 from softbrik_inventory.models import Balance as BalanceRow
 from softbrik_inventory.models import CountLine as CountLineRow
 from softbrik_inventory.models import Location as LocationRow
@@ -700,6 +700,60 @@ def _location_id(info: Info[Any, Any], global_id: strawberry.ID, field: str) -> 
     return decode(info, global_id, "Location", field)
 
 
+SUPPLIER = models.LocationKind.SUPPLIER
+CUSTOMER = models.LocationKind.CUSTOMER
+MoveInput = StockInput | ShipStockInput | TransferStockInput | AdjustStockInput
+
+
+def cache(info: Info[Any, Any]) -> service.TeamCache:
+    """The request's `TeamCache` (from `softbrik_context`): virtual locations looked up once."""
+    found: service.TeamCache = brik_context(info).extras[service.CACHE]
+    return found
+
+
+def _options(input: MoveInput) -> dict[str, Any]:
+    return {
+        "lot": input.lot,
+        "reference": input.reference,
+        "idempotency_key": input.idempotency_key,
+    }
+
+
+async def _movement(info: Info[Any, Any], row: MovementRow) -> Movement:
+    return Movement(row=row, totals=await totals_of(info, [row.product_id]))
+
+
+async def _posted(info: Info[Any, Any], move: service.Move) -> Movement:
+    """Post a move for the caller: the one path of the receive, ship, transfer and adjust
+    mutations."""
+    ctx = brik_context(info)
+    row = await service.post_move(
+        ctx.platform, ctx.team_id, move, actor_id=ctx.user_id, cache=cache(info)
+    )
+    return await _movement(info, row)
+
+
+async def _post(
+    info: Info[Any, Any],
+    kind: models.MovementKind,
+    input: MoveInput,
+    source: service.End,
+    target: service.End,
+    quantity: int,
+    reservation_id: int | None = None,
+) -> Movement:
+    move = service.Move(
+        kind,
+        _product_id(info, input.product_id),
+        source,
+        target,
+        quantity,
+        reservation_id=reservation_id,
+        **_options(input),
+    )
+    return await _posted(info, move)
+
+
 @strawberry.type
 class InventoryMutation:
     @strawberry.mutation
@@ -740,73 +794,46 @@ class InventoryMutation:
 
     @strawberry.mutation
     async def inventory_receive_stock(self, info: Info[Any, Any], input: StockInput) -> Movement:
-        ctx = brik_context(info)
-        row = await service.receive_stock(
-            ctx.platform,
-            ctx.team_id,
-            _product_id(info, input.product_id),
-            _location_id(info, input.location_id, "locationId"),
-            input.quantity,
-            lot=input.lot,
-            reference=input.reference,
-            idempotency_key=input.idempotency_key,
-            actor_id=ctx.user_id,
+        location = _location_id(info, input.location_id, "locationId")
+        return await _post(
+            info, models.MovementKind.RECEIPT, input, SUPPLIER, location, input.quantity
         )
-        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_ship_stock(self, info: Info[Any, Any], input: ShipStockInput) -> Movement:
-        ctx = brik_context(info)
-        row = await service.ship_stock(
-            ctx.platform,
-            ctx.team_id,
-            _product_id(info, input.product_id),
-            _location_id(info, input.location_id, "locationId"),
+        location = _location_id(info, input.location_id, "locationId")
+        reservation = maybe(info, input.reservation_id, "Reservation", "reservationId")
+        return await _post(
+            info,
+            models.MovementKind.SHIPMENT,
+            input,
+            location,
+            CUSTOMER,
             input.quantity,
-            lot=input.lot,
-            reference=input.reference,
-            reservation_id=maybe(info, input.reservation_id, "Reservation", "reservationId"),
-            idempotency_key=input.idempotency_key,
-            actor_id=ctx.user_id,
+            reservation,
         )
-        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_transfer_stock(
         self, info: Info[Any, Any], input: TransferStockInput
     ) -> Movement:
-        ctx = brik_context(info)
-        row = await service.transfer_stock(
-            ctx.platform,
-            ctx.team_id,
-            _product_id(info, input.product_id),
-            _location_id(info, input.from_location_id, "fromLocationId"),
-            _location_id(info, input.to_location_id, "toLocationId"),
-            input.quantity,
-            lot=input.lot,
-            reference=input.reference,
-            idempotency_key=input.idempotency_key,
-            actor_id=ctx.user_id,
+        source = _location_id(info, input.from_location_id, "fromLocationId")
+        target = _location_id(info, input.to_location_id, "toLocationId")
+        return await _post(
+            info, models.MovementKind.TRANSFER, input, source, target, input.quantity
         )
-        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
 
     @strawberry.mutation
     async def inventory_adjust_stock(
         self, info: Info[Any, Any], input: AdjustStockInput
     ) -> Movement:
-        ctx = brik_context(info)
-        row = await service.adjust_stock(
-            ctx.platform,
-            ctx.team_id,
+        move = service.adjustment(
             _product_id(info, input.product_id),
             _location_id(info, input.location_id, "locationId"),
             input.change,
-            lot=input.lot,
-            reference=input.reference,
-            idempotency_key=input.idempotency_key,
-            actor_id=ctx.user_id,
+            **_options(input),
         )
-        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
+        return await _posted(info, move)
 
     @strawberry.mutation
     async def inventory_reverse_movement(
@@ -821,7 +848,7 @@ class InventoryMutation:
             idempotency_key=input.idempotency_key,
             actor_id=ctx.user_id,
         )
-        return Movement(row=row, totals=await totals_of(info, [row.product_id]))
+        return await _movement(info, row)
 
     @strawberry.mutation
     async def inventory_reserve_stock(self, info: Info[Any, Any], input: StockInput) -> Reservation:
@@ -877,6 +904,7 @@ class InventoryMutation:
             decode(info, input.count_id, "StockCount", "countId"),
             lines,
             actor_id=ctx.user_id,
+            cache=cache(info),
         )
         return StockCount(row=row, line_rows=await service.count_lines(row))
 

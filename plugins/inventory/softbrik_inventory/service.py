@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -141,6 +141,12 @@ async def team_settings(team_id: int) -> Settings:
         except IntegrityError:
             found = await Settings.get(team_id=team_id)
     return found
+
+
+async def allows_negative(team_id: int) -> bool:
+    """Whether the team lets internal locations go below zero (a read, never a write)."""
+    found = await Settings.filter(team_id=team_id).values_list("allow_negative", flat=True)
+    return bool(found and found[0])
 
 
 async def set_allow_negative(team_id: int, allowed: bool) -> Settings:
@@ -391,10 +397,16 @@ class Ledger:
 
     platform: Platform
     team_id: int
-    allow_negative: bool
+    allow_negative: bool | None = None
+    """The team's choice; None until a posting would take stock below zero, then read once."""
     actor_id: int | None = None
     products: dict[int, Product] = field(default_factory=dict)
     balances: dict[tuple[int, int, str], Balance] = field(default_factory=dict)
+
+    async def allows_negative(self) -> bool:
+        if self.allow_negative is None:
+            self.allow_negative = await allows_negative(self.team_id)
+        return self.allow_negative
 
     async def lock(self, product_ids: Iterable[int], field: str = "productId") -> None:
         """Lock products in id order: the one fixed order that keeps writers deadlock-free."""
@@ -455,9 +467,9 @@ class Ledger:
         released = 0
         if posting.reservation is not None:
             released = posting.reservation.quantity
-        if source.internal and not self.allow_negative:
+        if source.internal:
             available = source.on_hand - (source.reserved - released)
-            if posting.quantity > available:
+            if posting.quantity > available and not await self.allows_negative():
                 raise Conflict(
                     f"Only {max(available, 0)} of {product.sku} available at "
                     f"{posting.source.path}; {posting.quantity} asked.",
@@ -572,27 +584,120 @@ async def _internal(team_id: int, location_id: int, field: str) -> Location:
     return location
 
 
-async def _move(
+# --- moves: receipts, shipments, transfers and adjustments ----------------------------------
+
+
+End = int | LocationKind
+"""One end of a move: an internal location's id, or the team's virtual location of a kind."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """A request to move stock, before its locations are looked up and it is posted."""
+
+    kind: MovementKind
+    product_id: int
+    source: End
+    target: End
+    quantity: int
+    lot: str = ""
+    reference: str = ""
+    idempotency_key: str | None = None
+    reservation_id: int | None = None
+
+    def fields(self) -> tuple[str, str]:
+        """The input fields naming the source and target: a transfer has two locations."""
+        if isinstance(self.source, LocationKind) or isinstance(self.target, LocationKind):
+            return "locationId", "locationId"
+        return "fromLocationId", "toLocationId"
+
+
+CACHE = "inventory_cache"
+"""The name of the request's `TeamCache` in the Brik context's extras (`softbrik_context`)."""
+
+
+class TeamCache:
+    """What one request (or one command) looks up once for its team: the virtual locations.
+
+    They never change once created, so a request posting several moves finds them once, and
+    in the same query as the first move's internal locations. Never shared between teams.
+    """
+
+    def __init__(self, platform: Platform, team_id: int) -> None:
+        self.platform = platform
+        self.team_id = team_id
+        self._virtual: dict[LocationKind, Location] | None = None
+
+    async def virtual(self) -> dict[LocationKind, Location]:
+        if self._virtual is None:
+            self._virtual = await virtual_locations(self.platform, self.team_id)
+        return self._virtual
+
+    async def ends(self, move: Move) -> tuple[Location, Location]:
+        """The move's source and target; an unknown or virtual id is NOT_FOUND on its field."""
+        ids = [end for end in (move.source, move.target) if not isinstance(end, LocationKind)]
+        wanted = Q(id__in=ids, kind=LocationKind.INTERNAL)
+        if self._virtual is None:
+            wanted |= Q(kind__in=VIRTUAL_KINDS)
+        rows = await Location.filter(wanted, team_id=self.team_id)
+        internal = {row.id: row for row in rows if row.kind == LocationKind.INTERNAL}
+        if self._virtual is None:
+            found: dict[LocationKind, Location] = {
+                row.kind: row for row in rows if row.kind != LocationKind.INTERNAL
+            }
+            # All three exist but on a team's first move: then they are created.
+            if len(found) == len(VIRTUAL_KINDS):
+                self._virtual = found
+        virtual = await self.virtual()
+        ends = []
+        for end, name in zip((move.source, move.target), move.fields(), strict=True):
+            if isinstance(end, LocationKind):
+                ends.append(virtual[end])
+            elif end in internal:
+                ends.append(internal[end])
+            else:
+                raise NotFound("No location has this id.", field=name)
+        return ends[0], ends[1]
+
+
+async def _reservation_for(team_id: int, move: Move, lot: str, quantity: int) -> Reservation:
+    assert move.reservation_id is not None
+    reservation = await _active_reservation(team_id, move.reservation_id)
+    if (reservation.product_id, reservation.location_id, reservation.lot) != (
+        move.product_id,
+        move.source,
+        lot,
+    ):
+        raise BadUserInput(
+            "The reservation is for another product, location or lot.", field="reservationId"
+        )
+    if quantity > reservation.quantity:
+        raise BadUserInput(
+            f"The reservation holds {reservation.quantity}; {quantity} asked.", field="quantity"
+        )
+    return reservation
+
+
+async def post_move(
     platform: Platform,
     team_id: int,
+    move: Move,
     *,
-    product_id: int,
-    source: Location,
-    target: Location,
-    quantity: int,
-    kind: MovementKind,
-    lot: str,
-    reference: str,
-    idempotency_key: str | None,
-    actor_id: int | None,
-    reservation_id: int | None = None,
+    actor_id: int | None = None,
+    cache: TeamCache | None = None,
 ) -> Movement:
-    quantity = _count(quantity, "quantity", positive=True)
-    lot = _text(lot, "lot", max_length=64)
-    reference = _text(reference, "reference", max_length=200)
-    key = _key(idempotency_key)
+    """Post one move: the one way receipts, shipments, transfers and adjustments are written.
+
+    With an idempotency key a retried request answers the movement it posted, never a second.
+    Shipping against a reservation uses the reserved stock and closes the reservation.
+    """
+    quantity = _count(move.quantity, "quantity", positive=True)
+    lot = _text(move.lot, "lot", max_length=64)
+    reference = _text(move.reference, "reference", max_length=200)
+    key = _key(move.idempotency_key)
+    source, target = await (cache or TeamCache(platform, team_id)).ends(move)
     same = {
-        "product_id": product_id,
+        "product_id": move.product_id,
         "from_location_id": source.id,
         "to_location_id": target.id,
         "quantity": quantity,
@@ -601,39 +706,24 @@ async def _move(
     replayed = await _replay(team_id, key, same)
     if replayed is not None:
         return replayed
-    settings = await team_settings(team_id)
     try:
         async with in_transaction():
-            ledger = Ledger(platform, team_id, settings.allow_negative, actor_id)
-            await ledger.lock([product_id])
+            ledger = Ledger(platform, team_id, actor_id=actor_id)
+            await ledger.lock([move.product_id])
             # Checked again under the lock: a retry racing its original waits, then replays.
             replayed = await _replay(team_id, key, same)
             if replayed is not None:
                 return replayed
             reservation = None
-            if reservation_id is not None:
-                reservation = await _active_reservation(team_id, reservation_id)
-                if (reservation.product_id, reservation.location_id, reservation.lot) != (
-                    product_id,
-                    source.id,
-                    lot,
-                ):
-                    raise BadUserInput(
-                        "The reservation is for another product, location or lot.",
-                        field="reservationId",
-                    )
-                if quantity > reservation.quantity:
-                    raise BadUserInput(
-                        f"The reservation holds {reservation.quantity}; {quantity} asked.",
-                        field="quantity",
-                    )
+            if move.reservation_id is not None:
+                reservation = await _reservation_for(team_id, move, lot, quantity)
             movement = await ledger.post(
                 Posting(
-                    product_id,
+                    move.product_id,
                     source,
                     target,
                     quantity,
-                    kind,
+                    move.kind,
                     lot=lot,
                     reference=reference,
                     reservation=reservation,
@@ -643,9 +733,8 @@ async def _move(
             if reservation is not None:
                 reservation.status = ReservationStatus.SHIPPED
                 await reservation.save(update_fields=["status"])
-            await ledger.check_reorder(
-                [product_id], source if source.kind == "internal" else target
-            )
+            internal = source if source.kind == LocationKind.INTERNAL else target
+            await ledger.check_reorder([move.product_id], internal)
             return movement
     except IntegrityError:
         # Another request with the same key, for another product, committed first.
@@ -655,6 +744,12 @@ async def _move(
         return replayed
 
 
+class MoveOptions(TypedDict, total=False):
+    lot: str
+    reference: str
+    idempotency_key: str | None
+
+
 async def receive_stock(
     platform: Platform,
     team_id: int,
@@ -662,27 +757,14 @@ async def receive_stock(
     location_id: int,
     quantity: int,
     *,
-    lot: str = "",
-    reference: str = "",
-    idempotency_key: str | None = None,
     actor_id: int | None = None,
+    cache: TeamCache | None = None,
+    **options: Unpack[MoveOptions],
 ) -> Movement:
     """Stock arrives from the supplier location into an internal location."""
-    virtual = await virtual_locations(platform, team_id)
-    target = await _internal(team_id, location_id, "locationId")
-    return await _move(
-        platform,
-        team_id,
-        product_id=product_id,
-        source=virtual[LocationKind.SUPPLIER],
-        target=target,
-        quantity=quantity,
-        kind=MovementKind.RECEIPT,
-        lot=lot,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        actor_id=actor_id,
-    )
+    supplier = LocationKind.SUPPLIER
+    move = Move(MovementKind.RECEIPT, product_id, supplier, location_id, quantity, **options)
+    return await post_move(platform, team_id, move, actor_id=actor_id, cache=cache)
 
 
 async def ship_stock(
@@ -692,32 +774,22 @@ async def ship_stock(
     location_id: int,
     quantity: int,
     *,
-    lot: str = "",
-    reference: str = "",
     reservation_id: int | None = None,
-    idempotency_key: str | None = None,
     actor_id: int | None = None,
+    cache: TeamCache | None = None,
+    **options: Unpack[MoveOptions],
 ) -> Movement:
-    """Stock leaves to the customer location; CONFLICT when not enough is available.
-
-    Shipping against a reservation uses the reserved stock and closes the reservation.
-    """
-    virtual = await virtual_locations(platform, team_id)
-    source = await _internal(team_id, location_id, "locationId")
-    return await _move(
-        platform,
-        team_id,
-        product_id=product_id,
-        source=source,
-        target=virtual[LocationKind.CUSTOMER],
-        quantity=quantity,
-        kind=MovementKind.SHIPMENT,
-        lot=lot,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        actor_id=actor_id,
+    """Stock leaves to the customer location; CONFLICT when not enough is available."""
+    move = Move(
+        MovementKind.SHIPMENT,
+        product_id,
+        location_id,
+        LocationKind.CUSTOMER,
+        quantity,
         reservation_id=reservation_id,
+        **options,
     )
+    return await post_move(platform, team_id, move, actor_id=actor_id, cache=cache)
 
 
 async def transfer_stock(
@@ -728,27 +800,24 @@ async def transfer_stock(
     to_location_id: int,
     quantity: int,
     *,
-    lot: str = "",
-    reference: str = "",
-    idempotency_key: str | None = None,
     actor_id: int | None = None,
+    cache: TeamCache | None = None,
+    **options: Unpack[MoveOptions],
 ) -> Movement:
     """Stock moves between two internal locations."""
-    source = await _internal(team_id, from_location_id, "fromLocationId")
-    target = await _internal(team_id, to_location_id, "toLocationId")
-    return await _move(
-        platform,
-        team_id,
-        product_id=product_id,
-        source=source,
-        target=target,
-        quantity=quantity,
-        kind=MovementKind.TRANSFER,
-        lot=lot,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        actor_id=actor_id,
+    move = Move(
+        MovementKind.TRANSFER, product_id, from_location_id, to_location_id, quantity, **options
     )
+    return await post_move(platform, team_id, move, actor_id=actor_id, cache=cache)
+
+
+def adjustment(product_id: int, location_id: int, change: int, **options: Any) -> Move:
+    """A correction: `change` units found (> 0) or lost (< 0), against the loss location."""
+    if isinstance(change, bool) or not isinstance(change, int) or change == 0:
+        raise BadUserInput("change must be a whole number other than 0.", field="change")
+    loss = LocationKind.LOSS
+    source, target = (loss, location_id) if change > 0 else (location_id, loss)
+    return Move(MovementKind.ADJUSTMENT, product_id, source, target, abs(change), **options)
 
 
 async def adjust_stock(
@@ -758,31 +827,13 @@ async def adjust_stock(
     location_id: int,
     change: int,
     *,
-    lot: str = "",
-    reference: str = "",
-    idempotency_key: str | None = None,
     actor_id: int | None = None,
+    cache: TeamCache | None = None,
+    **options: Unpack[MoveOptions],
 ) -> Movement:
     """A correction: `change` units found (> 0) or lost (< 0), against the loss location."""
-    if isinstance(change, bool) or not isinstance(change, int) or change == 0:
-        raise BadUserInput("change must be a whole number other than 0.", field="change")
-    virtual = await virtual_locations(platform, team_id)
-    location = await _internal(team_id, location_id, "locationId")
-    loss = virtual[LocationKind.LOSS]
-    source, target = (loss, location) if change > 0 else (location, loss)
-    return await _move(
-        platform,
-        team_id,
-        product_id=product_id,
-        source=source,
-        target=target,
-        quantity=abs(change),
-        kind=MovementKind.ADJUSTMENT,
-        lot=lot,
-        reference=reference,
-        idempotency_key=idempotency_key,
-        actor_id=actor_id,
-    )
+    move = adjustment(product_id, location_id, change, **options)
+    return await post_move(platform, team_id, move, actor_id=actor_id, cache=cache)
 
 
 async def reverse_movement(
@@ -809,10 +860,9 @@ async def reverse_movement(
     replayed = await _replay(team_id, key, same)
     if replayed is not None:
         return replayed
-    settings = await team_settings(team_id)
     try:
         async with in_transaction():
-            ledger = Ledger(platform, team_id, settings.allow_negative, actor_id)
+            ledger = Ledger(platform, team_id, actor_id=actor_id)
             await ledger.lock([original.product_id])
             replayed = await _replay(team_id, key, same)
             if replayed is not None:
@@ -1050,6 +1100,7 @@ async def submit_count(
     lines: Sequence[Counted],
     *,
     actor_id: int | None = None,
+    cache: TeamCache | None = None,
 ) -> StockCount:
     """Post each counted difference as a `count` movement against the loss location.
 
@@ -1064,9 +1115,7 @@ async def submit_count(
         if (line.product_id, line.lot) in seen:
             raise BadUserInput("A product and lot is counted twice.", field=f"lines[{index}]")
         seen.add((line.product_id, line.lot))
-    settings = await team_settings(team_id)
-    virtual = await virtual_locations(platform, team_id)
-    loss = virtual[LocationKind.LOSS]
+    loss = (await (cache or TeamCache(platform, team_id)).virtual())[LocationKind.LOSS]
     async with in_transaction():
         count = await _one(
             StockCount.filter(team_id=team_id, id=count_id).select_for_update(),
@@ -1076,7 +1125,7 @@ async def submit_count(
         if count.status != CountStatus.OPEN:
             raise Conflict(f"The count is {count.status.value}.", field="countId")
         location = await Location.get(id=count.location_id)
-        ledger = Ledger(platform, team_id, settings.allow_negative, actor_id)
+        ledger = Ledger(platform, team_id, actor_id=actor_id)
         await ledger.lock([line.product_id for line in lines], field="lines")
         moved = set(
             await Movement.filter(

@@ -309,6 +309,60 @@ async def test_no_list_query_costs_more_sql_with_more_rows(gql, team, count_quer
     assert large <= 14
 
 
+RECEIVE_ONE = """
+mutation($p: ID!, $l: ID!) {
+  a: inventoryReceiveStock(input: {productId: $p, locationId: $l, quantity: 5}) { id }
+}
+"""
+FOUR_MOVES = """
+mutation($p: ID!, $l: ID!, $s: ID!) {
+  a: inventoryReceiveStock(input: {productId: $p, locationId: $l, quantity: 5}) { id }
+  b: inventoryShipStock(input: {productId: $p, locationId: $l, quantity: 1}) { id }
+  c: inventoryTransferStock(
+    input: {productId: $p, fromLocationId: $l, toLocationId: $s, quantity: 1}) { id }
+  d: inventoryAdjustStock(input: {productId: $p, locationId: $l, change: -1}) { id }
+}
+"""
+
+
+async def test_a_move_looks_up_its_locations_once_and_settings_only_when_short(
+    gql, team, count_queries
+):
+    """A move reads its internal and the team's virtual locations in one query, the virtual ones
+    once per request, and the team's settings only when stock would go below zero: one receive
+    costs 12 statements (was 14), four moves in one request 45 (was 53)."""
+    main, shelf, product = await setup(gql, team.token)
+    variables = {"p": product["id"], "l": main["id"], "s": shelf["id"]}
+    await gql.ok(RECEIVE_ONE, variables, team.token)  # the virtual locations exist from here
+
+    async def statements(document):
+        with count_queries() as counter:
+            await gql.ok(document, variables, team.token)
+        return counter.statements
+
+    one = await statements(RECEIVE_ONE)
+    four = await statements(FOUR_MOVES)
+    assert (len(one), len(four)) == (12, 45)
+    locations = [s for s in four if 'FROM "inventory_location"' in s]
+    assert len(locations) == 4  # one per move, the virtual ones only in the first
+    assert 'OR "kind" IN' in locations[0]
+    assert not any('OR "kind" IN' in s for s in locations[1:])
+    assert not any("inventory_settings" in s for s in one + four)
+
+
+async def test_the_settings_are_read_when_stock_would_go_below_zero(gql, team):
+    """Read in the move's own transaction, so a change earlier in the same request counts."""
+    main, _, product = await setup(gql, team.token)
+    ship = """mutation($p: ID!, $l: ID!) {
+      inventorySetAllowNegative(allowed: true) { allowNegative }
+      inventoryShipStock(input: {productId: $p, locationId: $l, quantity: 2}) { quantity }
+    }"""
+    data = await gql.ok(ship, {"p": product["id"], "l": main["id"]}, team.token)
+    assert data["inventoryShipStock"] == {"quantity": 2}
+    after = await gql.ok(PRODUCT, {"sku": "A-1"}, team.token)
+    assert after["inventory"]["product"]["onHand"] == -2
+
+
 async def test_pages_follow_the_cursor(gql, team):
     for i in range(5):
         await gql.ok(CREATE_PRODUCT, {"input": {"sku": f"S-{i}", "name": "S"}}, team.token)

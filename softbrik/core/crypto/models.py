@@ -17,6 +17,8 @@ class TeamKey(Model):
     team_id = fields.IntField(unique=True)
     wrapped = fields.BinaryField()
     provider = fields.CharField(max_length=16)
+    # The master key that wrapped it ("local:2", "kms:<key id>"), so a rotation can resume.
+    wrapped_by = fields.CharField(max_length=255, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     rotated_at = fields.DatetimeField(null=True)
 

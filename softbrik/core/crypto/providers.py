@@ -52,6 +52,14 @@ class KeyProvider(Protocol):
         """Re-wrap a data key under the current master key, without changing the data key."""
         ...
 
+    async def current_master(self) -> str:
+        """The name of the master key new data keys are wrapped under (e.g. "local:2")."""
+        ...
+
+    def master_of(self, wrapped: bytes) -> str:
+        """The name of the master key that wrapped `wrapped` (as `current_master` names it)."""
+        ...
+
 
 def _context_aad(context: dict[str, str]) -> bytes:
     # Canonical form, so {"a": "1", "b": "2"} binds the same whatever the dict order.
@@ -78,6 +86,7 @@ class LocalKeyProvider:
         self.path = Path(path)
         self._keys: dict[int, bytes] | None = None
         self._current = 0
+        self._loaded_stat: tuple[int, int] | None = None
         self._lock = asyncio.Lock()
 
     # -- file handling (blocking; called through asyncio.to_thread) --------------------------
@@ -142,7 +151,18 @@ class LocalKeyProvider:
         with self._file_lock():
             if not self.path.exists():
                 self._write({1: AESGCM.generate_key(bit_length=256)}, 1)
+            self._loaded_stat = self._stat()
             return self._read()
+
+    def _stat(self) -> tuple[int, int]:
+        found = os.stat(self.path)
+        return found.st_ino, found.st_mtime_ns
+
+    def _changed_on_disk(self) -> bool:
+        try:
+            return self._stat() != self._loaded_stat
+        except FileNotFoundError:
+            return True
 
     def _rotate_file(self) -> tuple[dict[int, bytes], int]:
         with self._file_lock():
@@ -150,20 +170,32 @@ class LocalKeyProvider:
             current = max(keys, default=0) + 1
             keys[current] = AESGCM.generate_key(bit_length=256)
             self._write(keys, current)
+            self._loaded_stat = self._stat()
             return keys, current
 
     async def _master(self, version: int | None = None) -> tuple[int, bytes]:
         """The master key of `version` (default: current), reloading once if it is unknown."""
         async with self._lock:
-            if self._keys is None or (version is not None and version not in self._keys):
-                # Another process may have rotated since we loaded.
-                loaded, self._current = await asyncio.to_thread(self._load_or_create)
-                self._keys = loaded
-            keys: dict[int, bytes] = self._keys
+            stale = self._keys is None or (version is not None and version not in self._keys)
+            if not stale and version is None:
+                # A new data key must be wrapped under the current master, also right after
+                # another process rotated it (`softbrik keys rotate`): one stat tells.
+                stale = await asyncio.to_thread(self._changed_on_disk)
+            if stale:
+                self._keys, self._current = await asyncio.to_thread(self._load_or_create)
+            keys = self._keys or {}
             v = self._current if version is None else version
             if v not in keys:
                 raise DecryptionError(f"unknown master key version {v}")
             return v, keys[v]
+
+    def _retire_file(self, keep: int) -> list[int]:
+        with self._file_lock():
+            keys, current = self._read()
+            if keep != current:
+                raise KeyFileError(f"master key version {keep} is no longer the current one")
+            self._write({current: keys[current]}, current)
+            return sorted(set(keys) - {current})
 
     # -- public API ------------------------------------------------------------------------
 
@@ -172,6 +204,25 @@ class LocalKeyProvider:
         async with self._lock:
             self._keys, self._current = await asyncio.to_thread(self._rotate_file)
             return self._current
+
+    async def retire(self, keep: int) -> list[int]:
+        """Delete every master key version but `keep` (the current one); return those deleted.
+
+        Only once no data key is wrapped under them any more (`rotate_keys` checks): what they
+        wrapped, in backups too, no longer unwraps.
+        """
+        async with self._lock:
+            retired = await asyncio.to_thread(self._retire_file, keep)
+            self._keys = None  # reloaded on next use, without the retired versions
+            return retired
+
+    async def current_master(self) -> str:
+        version, _ = await self._master()
+        return f"local:{version}"
+
+    def master_of(self, wrapped: bytes) -> str:
+        _, version = _LOCAL_HEADER.unpack_from(wrapped)
+        return f"local:{version}"
 
     def _wrap(self, version: int, master: bytes, key: bytes, context: dict[str, str]) -> bytes:
         header = _LOCAL_HEADER.pack(_LOCAL_FORMAT, version)
@@ -213,6 +264,9 @@ class KmsKeyProvider:
     """
 
     name = "kms"
+    """KMS rotates a key's material itself (EnableKeyRotation) and keeps the old material inside
+    KMS, so re-wrapping under the same key changes nothing an attacker could hold: rotation
+    here means moving every data key to another KMS key (`softbrik keys rotate --to-key-id`)."""
 
     def __init__(self, key_id: str, endpoint_url: str | None, region: str = "eu-west-1") -> None:
         import boto3
@@ -230,11 +284,12 @@ class KmsKeyProvider:
         return bytes(response["Plaintext"]), bytes(response["CiphertextBlob"])
 
     async def unwrap(self, wrapped: bytes, context: dict[str, str]) -> bytes:
+        # No KeyId: the ciphertext names its key, which may be the key before a rotation to
+        # another one. Which keys this process may use is the IAM policy's job (README).
         try:
             response = await asyncio.to_thread(
                 self._client.decrypt,
                 CiphertextBlob=wrapped,
-                KeyId=self.key_id,
                 EncryptionContext=context,
             )
         except self._client.exceptions.InvalidCiphertextException as exc:
@@ -248,13 +303,19 @@ class KmsKeyProvider:
                 self._client.re_encrypt,
                 CiphertextBlob=wrapped,
                 SourceEncryptionContext=context,
-                SourceKeyId=self.key_id,
                 DestinationKeyId=self.key_id,
                 DestinationEncryptionContext=context,
             )
         except self._client.exceptions.InvalidCiphertextException as exc:
             raise DecryptionError("wrapped key does not open under this context") from exc
         return bytes(response["CiphertextBlob"])
+
+    async def current_master(self) -> str:
+        return f"kms:{self.key_id}"
+
+    def master_of(self, wrapped: bytes) -> str:
+        # KMS ciphertext is opaque: what this provider generates or re-wraps is under its key.
+        return f"kms:{self.key_id}"
 
 
 def provider_from_settings(settings: Settings) -> KeyProvider:

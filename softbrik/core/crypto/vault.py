@@ -169,7 +169,12 @@ class Vault:
                 # The unique team_id decides between processes racing to create the key: the
                 # loser reads the winner's row and never uses its own key.
                 row, created = await TeamKey.get_or_create(
-                    team_id=team_id, defaults={"wrapped": wrapped, "provider": self.provider.name}
+                    team_id=team_id,
+                    defaults={
+                        "wrapped": wrapped,
+                        "provider": self.provider.name,
+                        "wrapped_by": self.provider.master_of(wrapped),
+                    },
                 )
                 if not created:
                     key = await self.provider.unwrap(bytes(row.wrapped), self._context(team_id))
@@ -201,9 +206,18 @@ class Vault:
         row = await TeamKey.get_or_none(team_id=team_id)
         if row is None:
             raise KeyDestroyed(f"team {team_id} has no data key")
-        row.wrapped = await self.provider.rewrap(bytes(row.wrapped), self._context(team_id))
-        row.rotated_at = self.clock.now()
-        await row.save(update_fields=["wrapped", "rotated_at"])
+        await self.rewrap(row)
+
+    async def rewrap(self, row: TeamKey) -> bool:
+        """Re-wrap `row`'s data key under the current master key; False if the row changed
+        meanwhile (destroyed, or re-wrapped by another run), which is then left as it is."""
+        wrapped = await self.provider.rewrap(bytes(row.wrapped), self._context(row.team_id))
+        changed = await TeamKey.filter(id=row.id, wrapped=bytes(row.wrapped)).update(
+            wrapped=wrapped,
+            wrapped_by=self.provider.master_of(wrapped),
+            rotated_at=self.clock.now(),
+        )
+        return bool(changed)
 
     async def destroy(self, team_id: int) -> bool:
         """Crypto-shred the team (R-CLOSE-4): delete its data key; its data never opens again.

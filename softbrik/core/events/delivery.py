@@ -10,6 +10,11 @@ backoff (1 s, 2 s, 4 s … up to 5 minutes). After SOFTBRIK_EVENT_HANDLER_MAX_AT
 event is skipped with an error log, so one bad event cannot stop a Brik for good. A failing Brik
 never delays the writer (delivery runs after commit, in a background task) or another Brik
 (each has its own cursor).
+
+A Brik hears only the events of teams that use it (R-SEC-4: customer data is not shared with third
+parties, and a Brik may be a third party's): the team held a seat for the Brik when the event
+occurred, or the event is about the Brik itself (its own seats, payload `brik`). Other events move
+the Brik's cursor on without reaching it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from softbrik.core.clock import SystemClock
@@ -34,6 +40,19 @@ MAX_BACKOFF_SECONDS = 300.0
 
 def consumer_name(brik_key: str) -> str:
     return f"brik:{brik_key}"
+
+
+async def team_uses(brik_key: str, row: Event) -> bool:
+    """Whether the event's team used the Brik when the event occurred (R-SEC-4)."""
+    from softbrik.core.accounts.models import Seat
+
+    if isinstance(row.payload, dict) and row.payload.get("brik") == brik_key:
+        return True
+    return await (
+        Seat.filter(team_id=row.team_id, brik=brik_key, created_at__lte=row.occurred_at)
+        .filter(Q(ended_at=None) | Q(ended_at__gte=row.occurred_at))
+        .exists()
+    )
 
 
 class HandlerFailed(Exception):
@@ -145,6 +164,10 @@ class BrikDelivery:
             row = await Event.filter(id__gt=state.position).order_by("id").first()
             if row is None:
                 return None
+            if not await team_uses(brik.key, row):
+                state.position = row.id
+                await state.save(update_fields=["position"])
+                return 0.0
             event = to_domain(row)
             try:
                 async with in_transaction():

@@ -7,6 +7,10 @@ through its signed download link, streamed. The baseline, in the same run and on
 writing the same bytes straight to a file (with fsync) and reading them back. The ratio is the
 stack's throughput over the baseline's. The server's peak memory (VmRSS sampled every 5 ms)
 above its memory before the file shows whether memory stays flat whatever the size.
+
+After each size, `softbrik filestorage export` (its own process, against the server's database
+and blobs) streams the team's whole drive so far into a ZIP file; its peak memory next to the
+size of the ZIP shows that the export's memory does not grow with the data either.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import hashlib
 import json
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -25,6 +31,7 @@ from typing import Any
 import httpx
 
 from bench.harness import Server
+from softbrik.schema.ids import decode_any
 
 MIB = 1024 * 1024
 SIZES_MB = (1, 100, 1024)
@@ -142,7 +149,7 @@ def upload(client: httpx.Client, token: str, size: int, block: bytes, name: str)
                 "map": json.dumps({"0": ["variables.chunk"]}),
             },
             files={"0": ("chunk", bytes(buffer), "application/octet-stream")},
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}", "X-Softbrik-CSRF": "1"},
         )
         if response.json().get("errors"):
             raise RuntimeError(response.json()["errors"])
@@ -160,6 +167,25 @@ def download(client: httpx.Client, url: str, size: int) -> None:
             received += len(piece)
     if received != size:
         raise RuntimeError(f"downloaded {received} bytes of {size}")
+
+
+def export(env: dict[str, str], team_id: int, out: Path) -> tuple[int, float, float]:
+    """Run the export command: (ZIP bytes, seconds, peak memory in MiB of the process)."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "softbrik", "filestorage", "export", "--team"]
+    process = subprocess.Popen(
+        [*command, str(team_id), str(out)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with PeakMemory(process.pid) as memory:
+        if process.wait() != 0:
+            raise RuntimeError("the export command failed")
+    seconds = time.perf_counter() - started
+    size = out.stat().st_size
+    out.unlink()
+    return size, seconds, memory.peak / 1024
 
 
 def mb_s(size: int, seconds: float) -> float:
@@ -206,6 +232,9 @@ def main(argv: list[str]) -> None:
                     },
                 },
             ).json()["data"]["signUp"]["token"]
+            team_global_id = graphql(client, "{ team { id } }", {}, token)["team"]["id"]
+            team_id = decode_any(team_global_id)[1]
+            exports = []
             # Warm up (the team's data key, connections), outside the measurements.
             download(client, upload(client, token, 1000, pattern(1000), "warm-up"), 1000)
             for size in sizes:
@@ -231,12 +260,15 @@ def main(argv: list[str]) -> None:
                         up_memory.peak / 1024,
                     )
                 )
+                exports.append(export(env, team_id, directory / "export.zip"))
                 print(
                     f"{size // MIB:>5} MiB: upload {mb_s(size, up):7.1f} MiB/s "
                     f"(disk {mb_s(size, written):7.1f}, ratio {written / up:.2f}), "
                     f"download {mb_s(size, down):7.1f} MiB/s "
                     f"(disk {mb_s(size, read):7.1f}, ratio {read / down:.2f}), "
-                    f"server peak +{rows[-1][5]:.0f} / +{rows[-1][6]:.0f} MiB",
+                    f"server peak +{rows[-1][5]:.0f} / +{rows[-1][6]:.0f} MiB; "
+                    f"export {exports[-1][0] / MIB:.0f} MiB in {exports[-1][1]:.1f} s, "
+                    f"peak {exports[-1][2]:.0f} MiB",
                     flush=True,
                 )
         print()
@@ -249,4 +281,14 @@ def main(argv: list[str]) -> None:
             print(
                 f"| {size // MIB} MiB | {up_s:.1f} | {w_s:.1f} | {up_s / w_s:.2f} | {down_s:.1f} "
                 f"| {r_s:.1f} | {down_s / r_s:.3f} | +{up_m:.0f} MiB / +{down_m:.0f} MiB |"
+            )
+        print()
+        print("| drive so far | ZIP | export MiB/s | export process peak memory |")
+        print("|---|---|---|---|")
+        total = 0
+        for (size, *_), (zipped, seconds, peak) in zip(rows, exports, strict=True):
+            total += size
+            print(
+                f"| {total / MIB:.0f} MiB | {zipped / MIB:.0f} MiB | {mb_s(zipped, seconds):.1f} "
+                f"| {peak:.0f} MiB |"
             )

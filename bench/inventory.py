@@ -10,7 +10,12 @@ Imports: a products CSV and a ledger CSV of N rows are validated and written (on
 transaction); time, and peak Python memory (tracemalloc) at N/10 and N rows: memory that stays
 flat as the file grows 10 times shows the import streams.
 
-    python -m bench inventory [--rows 100000] [--moves 400] [--workers 8]
+Uploads: a products CSV of N/10 and N rows sent to a real server (`softbrik.app:create_app`
+under uvicorn, its own process) with the GraphQL multipart request spec, streamed from disk, and
+imported as a job polled until done; time from the first byte to DONE, and the server's peak
+resident memory above its start (sampled every 5 ms).
+
+    python -m bench inventory [--rows 100000] [--moves 400] [--workers 8] [--uploads-only]
 
 The embedded SQLite database by default; PostgreSQL when SOFTBRIK_BENCH_POSTGRES_URL names a
 server (a database is created and dropped).
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
@@ -143,11 +149,11 @@ async def movement_case(
     return label, rate, base_rate
 
 
-def product_csv(path: Path, rows: int) -> None:
+def product_csv(path: Path, rows: int, prefix: str = "SKU-") -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write("sku,name,category,reorder_point,reorder_quantity\n")
         for i in range(rows):
-            out.write(f"SKU-{i:07d},Product {i},Cat {i % 50},{i % 20},{10 + i % 5}\n")
+            out.write(f"{prefix}{i:07d},Product {i},Cat {i % 50},{i % 20},{10 + i % 5}\n")
 
 
 def ledger_csv(path: Path, rows: int, products: int, start: Any) -> None:
@@ -198,6 +204,94 @@ async def imports(platform: Any, rows: int, directory: Path) -> list[tuple[str, 
     return results
 
 
+SIGN_UP = "mutation($input: SignUpInput!) { signUp(input: $input) { token } }"
+IMPORT_FILE = """mutation($file: Upload!, $kind: CsvKind!) {
+  inventoryImportFile(file: $file, kind: $kind, dryRun: false) { id } }"""
+IMPORT_JOB = """query($id: ID!) { inventory { importJob(id: $id) {
+  status phase rowsDone rowsTotal errorCount message } } }"""
+
+
+def uploads(rows: int, directory: Path) -> list[tuple[int, float, float, float]]:
+    """A products CSV of rows/10 and rows rows, uploaded to a real server (multipart, streamed
+    from disk) and imported as a job polled until done: (rows, seconds, the server's peak
+    resident memory above its start in MiB, at the end in MiB)."""
+    import httpx
+
+    from bench.filestorage import PeakMemory
+    from bench.harness import Server
+
+    env = {
+        "SOFTBRIK_DATA_DIR": str(directory / "data"),
+        "SOFTBRIK_ENV": "production",
+        "SOFTBRIK_LOG_LEVEL": "WARNING",
+        "SOFTBRIK_ARGON2_TIME_COST": "1",
+        "SOFTBRIK_ARGON2_MEMORY_KIB": "1024",
+        "SOFTBRIK_INVENTORY_VERIFY_INTERVAL_SECONDS": "0",
+        "TMPDIR": str(directory),
+    }
+    found = []
+    with (
+        Server("softbrik.app:create_app", env, directory / "server.log") as server,
+        httpx.Client(base_url=server.url, timeout=600) as client,
+    ):
+        assert server.process is not None
+        person = {"name": "Bench", "password": "bench password 1", "paymentMethod": "pm_card_visa"}
+        signed = client.post(
+            "/graphql",
+            json={
+                "query": SIGN_UP,
+                "variables": {
+                    "input": {
+                        **person,
+                        "teamName": "Bench",
+                        "email": "bench@example.com",
+                        "briks": ["inventory"],
+                    }
+                },
+            },
+        )
+        token = signed.json()["data"]["signUp"]["token"]
+        # An upload carries the CSRF header a browser app sends (softbrik/web/guard.py).
+        headers = {"Authorization": f"Bearer {token}", "X-Softbrik-CSRF": "1"}
+        for size in (max(rows // 10, 1), rows):
+            path = directory / f"upload-{size}.csv"
+            product_csv(path, size, prefix=f"U{size}-")  # new SKUs: every row creates
+            with PeakMemory(server.process.pid) as memory:
+                started = time.perf_counter()
+                with path.open("rb") as file:
+                    variables = {"file": None, "kind": "PRODUCTS"}
+                    operations = {"query": IMPORT_FILE, "variables": variables}
+                    answer = client.post(
+                        "/graphql",
+                        data={
+                            "operations": json.dumps(operations),
+                            "map": json.dumps({"0": ["variables.file"]}),
+                        },
+                        files={"0": (path.name, file, "text/csv")},
+                        headers=headers,
+                    ).json()
+                job_id = answer["data"]["inventoryImportFile"]["id"]
+                while True:
+                    job = client.post(
+                        "/graphql",
+                        json={"query": IMPORT_JOB, "variables": {"id": job_id}},
+                        headers=headers,
+                    ).json()["data"]["inventory"]["importJob"]
+                    if job["status"] in ("DONE", "FAILED"):
+                        break
+                    time.sleep(0.2)
+                seconds = time.perf_counter() - started
+            if job["status"] != "DONE" or job["errorCount"]:
+                raise RuntimeError(f"the import failed: {job}")
+            found.append((size, seconds, (memory.peak - memory.start) / 1024, memory.peak / 1024))
+            print(
+                f"upload of {size} rows: {seconds:.1f} s, server peak "
+                f"+{found[-1][2]:.0f} MiB (of {found[-1][3]:.0f} MiB)",
+                flush=True,
+            )
+    return found
+
+
 async def run_all(rows: int, moves: int, workers: int) -> None:
     from bench.harness import machine
 
@@ -232,10 +326,27 @@ async def run_all(rows: int, moves: int, workers: int) -> None:
             await teardown(name)
 
 
+def print_uploads(rows: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="softbrik-bench-inventory-") as tmp:
+        found = uploads(rows, Path(tmp))
+    print("\n| upload and import of products (a job) | rows | seconds | rows/s | server peak RSS |")
+    print("|---|---:|---:|---:|---:|")
+    for size, seconds, above, peak in found:
+        print(
+            f"| products | {size} | {seconds:.1f} | {size / seconds:.0f} "
+            f"| +{above:.0f} MiB (of {peak:.0f}) |"
+        )
+
+
 def main(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench inventory")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--moves", type=int, default=400)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--uploads-only", action="store_true", help="Only the upload through a real server."
+    )
     options = parser.parse_args(args)
-    asyncio.run(run_all(options.rows, options.moves, options.workers))
+    if not options.uploads_only:
+        asyncio.run(run_all(options.rows, options.moves, options.workers))
+    print_uploads(options.rows)

@@ -1,13 +1,16 @@
-"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, Brik routes."""
+"""The ASGI application: /graphql (HTTP and WebSocket), /healthz, /readyz, /metrics, Brik routes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import inspect
+import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -31,6 +35,7 @@ from tortoise import Tortoise
 from softbrik.briks import BrikLoadError, BrikRegistry, load_briks
 from softbrik.core import db
 from softbrik.core.clock import Clock, SystemClock, TestClock
+from softbrik.core.metrics import CONTENT_TYPE, Metrics
 from softbrik.core.runtime import Runtime
 from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
@@ -129,11 +134,37 @@ async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
             await task
 
 
+def metrics_allowed(settings: Settings, authorization: str | None) -> bool:
+    """Whether a scrape may read /metrics: the token when one is set, else not in production."""
+    if settings.metrics_token:
+        given = bearer(authorization) or ""
+        return hmac.compare_digest(given.encode(), settings.metrics_token.encode())
+    return settings.env != "production"
+
+
 def bearer(value: str | None) -> str | None:
     if not value:
         return None
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+_ENCODED = 256
+_encoded_data: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+
+def _encoded(view: Any, data: Any) -> str:
+    """`data` as JSON, encoded once however many subscribers it goes to (kept by identity, with
+    the object itself, so the id is not reused while it is kept)."""
+    found = _encoded_data.get(id(data))
+    if found is not None and found[0] is data:
+        return found[1]
+    encoded = view.encode_json(data)
+    text = encoded.decode() if isinstance(encoded, bytes) else encoded
+    _encoded_data[id(data)] = (data, text)
+    if len(_encoded_data) > _ENCODED:
+        _encoded_data.popitem(last=False)
+    return text
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -164,6 +195,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 yield result
 
         await super()._send_result_stream(operation, coded_results())
+
+    async def send_message(self, message: Any) -> None:
+        # A subscription result executed once for many subscribers (schema/execution.py) is
+        # also serialized once: only the operation id differs between their messages.
+        payload = message.get("payload") if message.get("type") == "next" else None
+        ws = getattr(self.websocket, "ws", None)
+        if ws is None or not isinstance(payload, dict) or payload.keys() != {"data"}:
+            await super().send_message(message)
+            return
+        data = _encoded(self.view, payload["data"])
+        text = f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data}}}}}'
+        try:
+            await ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
         if self.ping_task is not None:
@@ -258,8 +304,9 @@ class GraphQLView(GraphQL[Context, None]):
 class RequestIds:
     """Gives every request an id, echoed in `X-Request-Id` and in every log line."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -284,13 +331,16 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["type"] == "http":
+                seconds = time.perf_counter() - started
+                method, path = scope.get("method", ""), scope.get("path", "")
+                self.metrics.request(path, method, status, seconds)
                 log.info(
                     "request",
                     extra={
-                        "method": scope.get("method"),
-                        "path": scope.get("path"),
+                        "method": method,
+                        "path": path,
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(seconds * 1000, 2),
                     },
                 )
             request_id_var.reset(token)
@@ -340,6 +390,13 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up"})
 
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics: behind `SOFTBRIK_METRICS_TOKEN`, or open outside production."""
+        if not metrics_allowed(settings, request.headers.get("authorization")):
+            return JSONResponse({"error": "Not found."}, status_code=404)
+        await rt.metrics.read_database(rt)
+        return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
+
     async def invoice_pdf(request: Request) -> Response:
         """An invoice's PDF, for a signed-in member of its team (Bearer token)."""
         from softbrik.core.accounts.service import authenticate
@@ -374,6 +431,7 @@ def create_app(
         Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/invoices/{invoice_id}.pdf", invoice_pdf),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
     ]
@@ -416,5 +474,6 @@ def create_app(
     app.state.rt = rt
     app.state.schema = schema
     app.add_middleware(WebGuard, settings=settings)
-    app.add_middleware(RequestIds)  # outermost: refusals by the guard get a request id too
+    # outermost: refusals by the guard get a request id too, and are counted
+    app.add_middleware(RequestIds, metrics=rt.metrics)
     return app

@@ -9,7 +9,7 @@ name that is not specified here makes start-up fail (pluggy's `check_pending`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -112,8 +112,11 @@ def softbrik_insights(
 
 
 @hookspec
-def softbrik_export_team(team_id: int, platform: Platform) -> Awaitable[dict[str, bytes]] | None:
-    """Return the team's data in open formats, as file names mapped to their bytes.
+def softbrik_export_team(
+    team_id: int, platform: Platform
+) -> Awaitable[Mapping[str, bytes | AsyncIterator[bytes]]] | None:
+    """Return the team's data in open formats, as file names mapped to their bytes, or to an
+    async iterator of bytes for what is too large to hold in memory (read it once, in order).
 
     Called when a team asks for its data (portability).
     """

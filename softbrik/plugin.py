@@ -25,6 +25,7 @@ from softbrik.core.errors import (
     NotFound,
     Unauthenticated,
 )
+from softbrik.schema.node import Node
 
 __all__ = [
     "BadUserInput",
@@ -37,6 +38,7 @@ __all__ = [
     "DomainEvent",
     "Forbidden",
     "Insight",
+    "Node",
     "NotFound",
     "Platform",
     "TeamScoped",
@@ -73,6 +75,9 @@ class BrikManifest:
     """Filled in by the core from the Brik's distribution."""
 
 
+BrikNodeLoader = Callable[["BrikContext", int], Awaitable[Any]]
+
+
 @dataclass(frozen=True)
 class BrikSchema:
     """A Brik's GraphQL parts. Returned by its `softbrik_schema` hook."""
@@ -81,6 +86,10 @@ class BrikSchema:
     mutations: Sequence[type] = ()
     subscriptions: Sequence[type] = ()
     types: Sequence[type] = ()
+    nodes: Mapping[str, BrikNodeLoader] = field(default_factory=dict)
+    """Type names of the Brik's `Node` types (they implement `softbrik.plugin.Node`) mapped to
+    how to load one for `node(id)`: `async (BrikContext, pk) -> object or None`, within the
+    context's team; the core answers NOT_FOUND for None and FORBIDDEN without a seat."""
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
         default=60, description="how often the server runs due work (seat removals, pruning)"
     )
 
+    metrics_token: str | None = Field(
+        default=None,
+        description="bearer token for /metrics; without it /metrics is open outside production",
+    )
     # The audit log and the threat detection (R-SEC-3).
     audit_retention_days: int = Field(default=90, description="days the audit log keeps entries")
     audit_flush_seconds: float = Field(

@@ -5,6 +5,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,25 +20,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextmanager
+def serving(
+    data: Path, *args: str, env: dict[str, str] | None = None, verify: Any = True
+) -> Iterator[str]:
+    """`softbrik serve` in a subprocess on a free port with `data` as its data directory,
+    until it answers /readyz; yields its base URL (https when `args` name a certificate)."""
     port = free_port()
-    env = {
+    environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SOFTBRIK_")},
-        "SOFTBRIK_DATA_DIR": str(tmp_path / "data"),
+        "SOFTBRIK_DATA_DIR": str(data),
         "SOFTBRIK_ARGON2_MEMORY_KIB": "1024",
+        **(env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "softbrik", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    # Its log goes to a file: a pipe nobody reads would fill up and stall the server.
+    log = data.parent / f"serve-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "softbrik", "serve", "--port", str(port), *args],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    scheme = (
+        "https" if "--ssl-certfile" in args or "SOFTBRIK_SSL_CERTFILE" in (env or {}) else "http"
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"{scheme}://127.0.0.1:{port}"
     try:
         for _ in range(150):
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/readyz", timeout=1, verify=verify).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -43,11 +58,17 @@ def server(tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail("server did not become ready")
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        yield base, tmp_path / "data"
+        assert process.poll() is None, log.read_text()
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with serving(tmp_path / "data") as base:
+        yield base, tmp_path / "data"
 
 
 def test_serve_migrates_sqlite_and_answers(server):

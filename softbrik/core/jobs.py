@@ -19,9 +19,17 @@ Job = Callable[[Any], Awaitable[int]]
 
 
 async def run_once(name: str, job: Job, rt: Any) -> int:
-    """Run a job once, with a structured log line of what it did and how long it took."""
+    """Run a job once, with a structured log line of what it did and how long it took.
+
+    Counted in the runtime's metrics: `softbrik_job_runs`, `softbrik_job_last_success_...`."""
     started = time.perf_counter()
-    done = await job(rt)
+    try:
+        done = await job(rt)
+    except Exception:
+        rt.metrics.job_runs.labels(name, "failed").inc()
+        raise
+    rt.metrics.job_runs.labels(name, "ok").inc()
+    rt.metrics.job_last_success.labels(name).set(time.time())
     log.info(
         "job done",
         extra={"job": name, "done": done, "ms": round((time.perf_counter() - started) * 1000, 2)},

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from softbrik.core.clock import Clock
+from softbrik.core.metrics import Metrics
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -25,6 +26,7 @@ class Runtime:
     blobs: Any = None
     events: Any = None
     """The process's `EventBus` (softbrik.core.events.bus)."""
+    metrics: Metrics = field(default_factory=Metrics)
     audit: Any = None
     """The process's `AuditLog` (softbrik.core.security.audit)."""
     extras: dict[str, Any] = field(default_factory=dict)

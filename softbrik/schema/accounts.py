@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -270,6 +271,18 @@ async def _member(info: Info[Context, Any], user_id: strawberry.ID) -> Member:
     return Member.of(row, seats)
 
 
+async def _change_member(
+    info: Info[Context, Any],
+    user_id: strawberry.ID,
+    change: Callable[[Any, Any, int], Awaitable[object]],
+) -> Member:
+    """An admin's change to a member of their team; answers the member as it is after."""
+    ctx = info.context
+    ctx.require_admin()
+    await change(ctx.rt, ctx.require_team(), decode_id(user_id, "User", "userId"))
+    return await _member(info, user_id)
+
+
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation
@@ -357,27 +370,12 @@ class AccountsMutation:
 
     @strawberry.mutation
     async def remove_user(self, info: Info[Context, Any], user_id: strawberry.ID) -> Member:
-        ctx = info.context
-        ctx.require_admin()
-        await seat_service.remove_user(
-            ctx.rt, ctx.require_team(), decode_id(user_id, "User", "userId")
-        )
-        return await _member(info, user_id)
+        return await _change_member(info, user_id, seat_service.remove_user)
 
     @strawberry.mutation
     async def restore_user(self, info: Info[Context, Any], user_id: strawberry.ID) -> Member:
-        ctx = info.context
-        ctx.require_admin()
-        await seat_service.restore_user(
-            ctx.rt, ctx.require_team(), decode_id(user_id, "User", "userId")
-        )
-        return await _member(info, user_id)
+        return await _change_member(info, user_id, seat_service.restore_user)
 
     @strawberry.mutation
     async def end_access_now(self, info: Info[Context, Any], user_id: strawberry.ID) -> Member:
-        ctx = info.context
-        ctx.require_admin()
-        await seat_service.end_access_now(
-            ctx.rt, ctx.require_team(), decode_id(user_id, "User", "userId")
-        )
-        return await _member(info, user_id)
+        return await _change_member(info, user_id, seat_service.end_access_now)

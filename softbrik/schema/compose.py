@@ -26,8 +26,9 @@ from softbrik.schema.documents import DocumentCache
 from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
-from softbrik.schema.node import NodeQuery
+from softbrik.schema.node import LOADERS, NodeQuery
 from softbrik.schema.security import AuditOperations, SecurityMutation, SecuritySubscription
+from softbrik.schema.uploads import SCALAR_OVERRIDES
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
 CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation, SecurityMutation]
@@ -111,6 +112,10 @@ def compose(
         if schema is None:
             continue
         key = brik.key
+        for type_name, loader in schema.nodes.items():
+            if type_name in LOADERS or type_name in owners.nodes:
+                raise BrikLoadError(key, f"node type {type_name!r} is already loaded by another")
+            owners.nodes[type_name] = (key, loader)
         if schema.query is not None:
             _claim(claimed["Query"], key, f"Brik {key!r}", "Query")
             namespaces.append(_namespace_field(brik, schema.query))
@@ -198,6 +203,7 @@ def build_schema(
         extensions=[AuditOperations, ErrorCodes, *extensions, documents.extension()],  # type: ignore[list-item]
         execution_context_class=LeanExecutionContext,
         config=config,
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     _own_types(schema._schema, briks, owners)
     schema._softbrik_owners = owners  # type: ignore[attr-defined]

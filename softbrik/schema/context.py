@@ -10,7 +10,7 @@ from softbrik.core.accounts.seats import active_brik_keys
 from softbrik.core.errors import Forbidden, Unauthenticated
 from softbrik.core.events.bus import AccessCheck
 from softbrik.core.runtime import Runtime
-from softbrik.plugin import BrikContext
+from softbrik.plugin import BrikContext, BrikNodeLoader
 
 
 class Context:
@@ -111,7 +111,9 @@ class Context:
         return check
 
     def brik_context(self, info: Any) -> BrikContext:
-        brik = _owning_brik(info)
+        return self.brik_context_for(_owning_brik(info))
+
+    def brik_context_for(self, brik: str) -> BrikContext:
         found = self._brik_contexts.get(brik)
         if found is None:
             user = self.require_user()
@@ -144,3 +146,5 @@ class BrikOwners:
     def __init__(self) -> None:
         self.root_fields: dict[str, str] = {}
         self.types: dict[str, str] = {}
+        self.nodes: dict[str, tuple[str, BrikNodeLoader]] = {}
+        """Node type name -> (Brik key, loader) for `node(id)`."""

@@ -34,7 +34,7 @@ def code_of(error: GraphQLError) -> str:
         return str(code)
     if isinstance(original, DomainError):
         return original.code
-    if original is None or isinstance(original, GraphQLError):
+    if original is None or isinstance(original, GraphQLError) or _refused_value(error):
         return str(code) if code in CODES else "BAD_USER_INPUT"
     return "INTERNAL_SERVER_ERROR"
 
@@ -47,7 +47,7 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if isinstance(original, DomainError):
         message = original.message
         extensions.update(original.extensions)
-    elif original is None or isinstance(original, GraphQLError):
+    elif original is None or isinstance(original, GraphQLError) or _refused_value(error):
         # Parsing, validation and variable errors: the request itself is wrong.
         message = error.message
     else:
@@ -68,6 +68,12 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     )
 
 
+def _refused_value(error: GraphQLError) -> bool:
+    """A scalar refusing a value written in the query: graphql-core keeps the scalar's
+    ValueError or TypeError as the original error of a validation error (no path)."""
+    return error.path is None and isinstance(error.original_error, ValueError | TypeError)
+
+
 class ErrorCodes(SchemaExtension):
     """Gives every error a code, and masks unexpected ones with the request id."""
 
@@ -79,3 +85,7 @@ class ErrorCodes(SchemaExtension):
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
         result.errors = [coded(error, request_id) for error in result.errors or []]
+        metrics = getattr(getattr(context, "rt", None), "metrics", None)
+        if metrics is not None:
+            for error in result.errors:
+                metrics.graphql_errors.labels((error.extensions or {}).get("code", "")).inc()

@@ -13,6 +13,7 @@ from softbrik.core.events import service
 from softbrik.plugin import DomainEvent
 from softbrik.schema.billing import Invoice
 from softbrik.schema.context import Context
+from softbrik.schema.execution import Same
 from softbrik.schema.ids import decode_id, encode_id
 from softbrik.schema.node import LOADERS
 
@@ -36,6 +37,9 @@ class BillingEvent:
     amount_cents: int | None
     message: str
     invoice_id: strawberry.Private[int | None]
+    # The event as every administrator of the team sees it: its fields depend on nothing else,
+    # so it is executed once for all of them (schema/execution.py, `shared_event_key`).
+    shared_result_key: strawberry.Private[tuple[str, int, Same] | None] = None
 
     @strawberry.field(description="The invoice the event is about, if any.")
     async def invoice(self, info: Info[Context, Any]) -> Invoice | None:
@@ -44,7 +48,7 @@ class BillingEvent:
         return await load_node(info.context, "Invoice", self.invoice_id)
 
     @classmethod
-    def of(cls, event: DomainEvent) -> BillingEvent:
+    def of(cls, event: DomainEvent, shared: bool = False) -> BillingEvent:
         payload = event.payload
         amount = payload.get("amount_cents")
         invoice = payload.get("invoice_id")
@@ -55,6 +59,7 @@ class BillingEvent:
             amount_cents=int(amount) if amount is not None else None,
             message=str(payload.get("message") or ""),
             invoice_id=int(invoice) if invoice is not None else None,
+            shared_result_key=("team admins", event.team_id, Same(event)) if shared else None,
         )
 
 
@@ -72,4 +77,4 @@ class EventsSubscription:
         position = decode_id(after, "BillingEvent", field="after") if after else None
         check = ctx.access_check(admin=True)
         async for event in service.billing_events(ctx.rt, admin.team_id, position, check):
-            yield BillingEvent.of(event)
+            yield BillingEvent.of(event, shared=True)

@@ -37,7 +37,14 @@ class NodeQuery:
         info.context.require_user()
         type_name, pk = decode_any(id)
         loader = LOADERS.get(type_name)
-        found = await loader(info.context, pk) if loader else None
+        brik_node = info.schema._softbrik_owners.nodes.get(type_name)  # type: ignore[attr-defined]
+        found = None
+        if loader is not None:
+            found = await loader(info.context, pk)
+        elif brik_node is not None:
+            brik, load = brik_node
+            await info.context.require_seat(brik)  # R-ACC-3, as on every field of the Brik
+            found = await load(info.context.brik_context_for(brik), pk)
         if found is None:
             raise NotFound("Nothing has this id.", field="id")
         return found  # type: ignore[no-any-return]

@@ -29,6 +29,7 @@ CHECK = """
 } }
 """
 MY_FILES = "{ filestorage { myFiles { id } } }"
+NODE = "query($id: ID!) { node(id: $id) { id __typename ... on File { name } } }"
 PRIVATE_FOLDER = """
 mutation($i: CreateFolderInput!) { filestorageCreateFolder(input: $i) { id } }
 """
@@ -162,6 +163,9 @@ def cases() -> list[IsolationCase]:
             _file,
         ),
         _case("FilestorageQuery.file(id)", query % "file(id: $id) { id name }", _file),
+        _case("Query.node(id)@File", NODE, _file),
+        _case("Query.node(id)@Folder", NODE, _folder),
+        _case("Query.node(id)@Folder", NODE, _private_folder),
         _case("FilestorageQuery.folder(id)", query % "folder(id: $id) { id name }", _folder),
         _case(
             "FilestorageQuery.files(folderId)", query % "files(folderId: $id) { id name }", _folder

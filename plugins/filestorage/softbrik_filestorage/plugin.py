@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.progress import Progress
 
 from softbrik.plugin import BrikManifest, BrikSchema, Platform, hookimpl, platform_command
 from softbrik_filestorage import service
@@ -35,9 +39,9 @@ def softbrik_brik() -> BrikManifest:
 
 @hookimpl
 def softbrik_schema() -> BrikSchema:
-    from softbrik_filestorage.schema import FilestorageMutation, FilestorageQuery
+    from softbrik_filestorage.schema import NODES, FilestorageMutation, FilestorageQuery
 
-    return BrikSchema(query=FilestorageQuery, mutations=[FilestorageMutation])
+    return BrikSchema(query=FilestorageQuery, mutations=[FilestorageMutation], nodes=NODES)
 
 
 @hookimpl
@@ -73,7 +77,7 @@ async def softbrik_shutdown(app: Any) -> None:
 
 
 @hookimpl
-async def softbrik_export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
+async def softbrik_export_team(team_id: int, platform: Platform) -> dict[str, AsyncIterator[bytes]]:
     return await service.export_team(team_id, platform)
 
 
@@ -106,6 +110,24 @@ def softbrik_cli(group: click.Group) -> None:
         )
         if drifted and not fix:
             raise SystemExit(1)
+
+    @group.command()
+    @click.option("--team", "team_id", type=int, required=True, help="The team to export.")
+    @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+    @platform_command
+    async def export(platform: Platform, team_id: int, output: Path) -> None:
+        """Write a team's drive as a ZIP (the live tree, current versions), streamed."""
+        written = 0
+        with Progress(console=Console(stderr=True)) as bar, output.open("wb") as out:
+            task = bar.add_task("exporting", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            async for piece in service.export_zip(team_id, platform, progress):
+                out.write(piece)
+                written += len(piece)
+        click.echo(f"{written} bytes written to {output}")
 
     @group.command()
     @platform_command

@@ -13,7 +13,7 @@ import strawberry
 from strawberry.file_uploads import Upload as UploadScalar
 from strawberry.types import Info
 
-from softbrik.plugin import BadUserInput, NotFound, brik_context
+from softbrik.plugin import BadUserInput, BrikContext, Node, NotFound, brik_context
 from softbrik_filestorage import service
 from softbrik_filestorage.models import FILE, FOLDER, READ, WRITE, Item, ShareLink
 from softbrik_filestorage.models import Share as ShareRow
@@ -130,6 +130,10 @@ def item_id(info: Info[Any, Any], row: Item) -> strawberry.ID:
     return encode(info, "File" if row.kind == FILE else "Folder", row.id)
 
 
+def _item_id(root: Any, info: Info[Any, Any]) -> strawberry.ID:
+    return item_id(info, root.row)
+
+
 @strawberry.enum
 class ShareAccess(Enum):
     READ = READ
@@ -157,7 +161,7 @@ class ShareOut:
 
 
 @strawberry.type
-class ItemFields:
+class ItemFields(Node):
     """What files and folders both show."""
 
     row: strawberry.Private[Item]
@@ -171,9 +175,7 @@ class ItemFields:
         "owner_id", "The member whose own files hold it; null in the team drive (everyone's)."
     )
 
-    @strawberry.field
-    def id(self, info: Info[Any, Any]) -> strawberry.ID:
-        return item_id(info, self.row)
+    id: strawberry.ID = strawberry.field(resolver=_item_id)
 
     @strawberry.field(description="Who it is shared with (only its owner sees them).")
     async def shares(self, info: Info[Any, Any]) -> list[ShareOut]:
@@ -270,6 +272,27 @@ FileOrFolder = Annotated[File | Folder, strawberry.union("FileOrFolder")]
 
 def file_or_folder(row: Item) -> FileOrFolder:
     return File(row=row) if row.kind == FILE else Folder(row=row)
+
+
+async def load_node(ctx: BrikContext, pk: int, kind: str) -> Item | None:
+    """A live file or folder the member may read, for `node(id)`; None answers NOT_FOUND."""
+    try:
+        return await service.get_item(Actor(ctx.team_id, ctx.user_id, ctx.platform), pk, kind)
+    except NotFound:
+        return None
+
+
+async def load_file(ctx: BrikContext, pk: int) -> File | None:
+    row = await load_node(ctx, pk, FILE)
+    return None if row is None else File(row=row)
+
+
+async def load_folder(ctx: BrikContext, pk: int) -> Folder | None:
+    row = await load_node(ctx, pk, FOLDER)
+    return None if row is None else Folder(row=row)
+
+
+NODES = {"File": load_file, "Folder": load_folder}
 
 
 async def _upload_out(row: UploadRow) -> FileUpload:

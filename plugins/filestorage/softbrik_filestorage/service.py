@@ -17,12 +17,11 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-import io
 import mimetypes
 import re
 import secrets
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -1315,10 +1314,39 @@ async def open_share(platform: Platform, token: str, password: str | None) -> Do
 # --- data lifecycle and checks --------------------------------------------------------------
 
 
-async def export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
-    """The team's live tree as one ZIP (current versions), with a manifest of every version."""
+class _Sink:
+    """What a ZIP is written to: it keeps the bytes until they are taken. Without `seek` and
+    `tell`, zipfile writes a stream (sizes after each member's data)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.pieces.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self.pieces)
+        self.pieces.clear()
+        return data
+
+
+async def export_zip(
+    team_id: int, platform: Platform, progress: Callable[[int, int], None] | None = None
+) -> AsyncIterator[bytes]:
+    """The team's live tree as one ZIP (current versions), streamed: each piece is yielded as
+    soon as it is compressed, so memory stays flat whatever the size. Each member's own files
+    are under `My files (user N)/`. `progress(done, total)` counts the items."""
     items = await Item.filter(team_id=team_id, trashed_at__isnull=True).order_by("id")
     by_id = {item.id: item for item in items}
+    blobs_of = dict(
+        await Version.filter(
+            team_id=team_id, id__in=[i.version_id for i in items if i.version_id]
+        ).values_list("id", "blob")
+    )
 
     def name(item: Item) -> str:
         return f"{HOME_NAME} (user {item.owner_id})" if item.is_home else item.name
@@ -1327,18 +1355,28 @@ async def export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
         parts = [name(by_id[i]) for i in item.ancestor_ids if i in by_id]
         return "/".join([*parts, name(item)])
 
-    buffer = io.BytesIO()
     blobs = platform.blobs(BRIK)
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for item in items:
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[call-overload]
+        for done, item in enumerate(items, 1):
             if item.kind == FOLDER:
                 archive.writestr(path(item) + "/", b"")
-                continue
-            version = await Version.get(id=item.version_id)
-            with archive.open(path(item), "w", force_zip64=True) as out:
-                async for piece in blobs.read(team_id, version.blob):
-                    out.write(piece)
-    return {"filestorage.zip": buffer.getvalue()}
+            elif item.version_id in blobs_of:
+                with archive.open(path(item), "w", force_zip64=True) as out:
+                    async for piece in blobs.read(team_id, blobs_of[item.version_id]):
+                        out.write(piece)
+                        if sink.pieces:
+                            yield sink.take()
+            if sink.pieces:
+                yield sink.take()
+            if progress is not None:
+                progress(done, len(items))
+    yield sink.take()
+
+
+async def export_team(team_id: int, platform: Platform) -> dict[str, AsyncIterator[bytes]]:
+    """`filestorage.zip`, streamed (see `export_zip`)."""
+    return {"filestorage.zip": export_zip(team_id, platform)}
 
 
 async def delete_team(team_id: int, platform: Platform) -> None:

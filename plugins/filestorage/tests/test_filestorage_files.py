@@ -240,3 +240,43 @@ async def test_a_user_without_a_seat_is_refused(drive, team, team_factory, make_
         "mutation($u: ID!) { endAccessNow(userId: $u) { removalOn } }", {"u": team.members[-1].id}
     )
     assert (await colleague.download(url)).status_code == 403
+
+
+NODE = """query($id: ID!) { node(id: $id) { id __typename
+  ... on File { name size } ... on Folder { name files { name } } } }"""
+
+
+async def test_files_and_folders_resolve_through_node(
+    drive, team, team_factory, make_drive, local_store
+):
+    """Relay `node(id)`: the same checks as `file(id)` and `folder(id)` (R-ACC-3, R-ACC-4)."""
+    folder = await drive.mkdir("Docs")
+    file = await drive.upload("a.txt", b"abc", folder)
+    found = (await drive.ok(NODE, {"id": file["id"]}))["node"]
+    assert found == {"id": file["id"], "__typename": "File", "name": "a.txt", "size": 3.0}
+    found = (await drive.ok(NODE, {"id": folder}))["node"]
+    assert found == {
+        "id": folder,
+        "__typename": "Folder",
+        "name": "Docs",
+        "files": [{"name": "a.txt"}],
+    }
+    # A colleague sees the team drive, not the admin's own files.
+    colleague = make_drive((await team_factory.invite(team, ["filestorage"])).token)
+    assert (await colleague.ok(NODE, {"id": folder}))["node"]["name"] == "Docs"
+    private = await drive.upload("mine.txt", b"m", await drive.my_files())
+    assert (await drive.ok(NODE, {"id": private["id"]}))["node"]["name"] == "mine.txt"
+    missing = await colleague.error(NODE, {"id": private["id"]})
+    assert missing["extensions"]["code"] == "NOT_FOUND"
+    # Another team's ids answer like missing ones; a seatless member is refused.
+    other = make_drive((await team_factory.sign_up(["filestorage"])).admin.token)
+    stranger = await other.error(NODE, {"id": file["id"]})
+    assert {k: v for k, v in stranger.items() if k != "extensions"} == {
+        k: v for k, v in missing.items() if k != "extensions"
+    }
+    assert stranger["extensions"]["code"] == "NOT_FOUND"
+    seatless = make_drive((await team_factory.invite(team, [])).token)
+    assert (await seatless.error(NODE, {"id": file["id"]}))["extensions"]["code"] == "FORBIDDEN"
+    # What is in the trash is not a node.
+    await drive.ok("mutation($id: ID!) { filestorageDelete(id: $id) }", {"id": file["id"]})
+    assert (await drive.error(NODE, {"id": file["id"]}))["extensions"]["code"] == "NOT_FOUND"

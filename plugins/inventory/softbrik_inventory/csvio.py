@@ -9,6 +9,7 @@ products, locations and lots, never with the number of rows.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -111,7 +112,11 @@ class Report:
             self.errors.append(RowError(row, column, message))
 
 
-Progress = Callable[[int], None]
+Progress = Callable[[str, int, int | None], None]
+"""Told `(phase, rows done, rows in all when known)` every BATCH rows and at the end of a pass:
+"checking" every row first, then "writing" them."""
+CHECKING = "checking"
+WRITING = "writing"
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -137,11 +142,29 @@ async def _chunks(query: Any) -> AsyncIterator[list[Any]]:
         last = rows[-1].id
 
 
+def source(team_id: int, kind: Kind) -> Any:
+    """The rows an export of this kind writes."""
+    if kind == Kind.PRODUCTS:
+        return Product.filter(team_id=team_id)
+    if kind == Kind.LOCATIONS:
+        return Location.filter(team_id=team_id, kind=LocationKind.INTERNAL)
+    if kind == Kind.STOCK:
+        return Balance.filter(team_id=team_id, internal=True, on_hand__not=0)
+    return Movement.filter(team_id=team_id)
+
+
+async def count_rows(team_id: int, kind: Kind) -> int:
+    """How many rows an export of this kind writes (for its progress)."""
+    found: int = await source(team_id, kind).count()
+    return found
+
+
 async def export(team_id: int, kind: Kind, delimiter: str = ",") -> AsyncIterator[str]:
     """The team's data of one kind as CSV lines (header first), read in batches."""
     yield _line(COLUMNS[kind], delimiter)
+    rows_of = source(team_id, kind)
     if kind == Kind.PRODUCTS:
-        async for rows in _chunks(Product.filter(team_id=team_id)):
+        async for rows in _chunks(rows_of):
             for p in rows:
                 yield _line(
                     (
@@ -160,22 +183,15 @@ async def export(team_id: int, kind: Kind, delimiter: str = ",") -> AsyncIterato
                     delimiter,
                 )
     elif kind == Kind.LOCATIONS:
-        for location in await Location.filter(team_id=team_id, kind=LocationKind.INTERNAL).order_by(
-            "path"
-        ):
+        for location in await rows_of.order_by("path"):
             yield _line((location.path,), delimiter)
     elif kind == Kind.STOCK:
-        balances = Balance.filter(team_id=team_id, internal=True, on_hand__not=0).select_related(
-            "product", "location"
-        )
-        async for rows in _chunks(balances):
+        async for rows in _chunks(rows_of.select_related("product", "location")):
             for b in rows:
                 yield _line((b.product.sku, b.location.path, b.lot, b.on_hand), delimiter)
     else:
         number = 0
-        query = Movement.filter(team_id=team_id).select_related(
-            "product", "from_location", "to_location"
-        )
+        query = rows_of.select_related("product", "from_location", "to_location")
         async for rows in _chunks(query):
             for m in rows:
                 number += 1
@@ -277,9 +293,10 @@ async def import_csv(
 ) -> Report:
     """Validate every row, then (unless `dry_run`) write them all in one transaction.
 
-    `open_lines` opens the file afresh: it is read once to validate and once to write, so
-    that nothing but per-key state is ever held in memory. A real import with any error raises
-    BAD_USER_INPUT carrying the errors, and writes nothing.
+    `open_lines` opens the file afresh: it is read once to validate and once to write (the
+    ledger's first reads only the rows reversals name), so that nothing but per-key state is
+    ever held in memory. A real import with any error raises `ImportFailed` (BAD_USER_INPUT
+    carrying the errors), and writes nothing. `progress` hears how far each pass is.
     """
     kind = Kind(kind)
     report = Report(kind, dry_run)
@@ -294,16 +311,19 @@ async def import_csv(
         return _finish(report)
     importer = IMPORTERS[kind](platform, team_id, report, actor_id)
     await importer.prepare()
-    await importer.validate(_rows(lines, report, progress))
+    if importer.scans_first:
+        await importer.scan(_rows(_header(open_lines())[1], None, None))
+    await importer.validate(_rows(lines, report, progress, CHECKING))
     if report.error_count and not (dry_run and importer.checks_while_writing):
         return _finish(report)
     try:
         async with in_transaction():
-            await importer.write(_rows(_header(open_lines())[1], None, progress))
+            again = _header(open_lines())[1]
+            await importer.write(_rows(again, None, progress, WRITING, report.rows))
             if report.error_count and not dry_run:
                 # Found only while writing (a SKU twice in the file, stock that moved since
                 # the validation): roll back, write nothing.
-                raise _failed(report)
+                raise ImportFailed(report)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -316,36 +336,52 @@ class _DryRun(Exception):
     pass
 
 
-def _rows(
-    lines: Iterable[str], report: Report | None, progress: Progress | None
-) -> Iterator[tuple[int, dict[str, str]]]:
+Rows = AsyncIterator[tuple[int, dict[str, str]]]
+
+
+async def _rows(
+    lines: Iterable[str],
+    report: Report | None,
+    progress: Progress | None = None,
+    phase: str = CHECKING,
+    total: int | None = None,
+) -> Rows:
+    count = 0
     for count, (line, row) in enumerate(rows(lines), start=1):
         extra = int(row.pop("__extra__"))
         if extra > 0 and report is not None:
             report.error(line, "", f"The row has {extra} values more than the header.")
         if report is not None:
             report.rows = count
-        if progress is not None and count % BATCH == 0:
-            progress(count)
+        if count % BATCH == 0:
+            if progress is not None:
+                progress(phase, count, total)
+            await asyncio.sleep(0)  # checking is mostly Python: let the server answer others
         yield line, row
+    if progress is not None and count % BATCH:
+        progress(phase, count, total)
 
 
 def _finish(report: Report) -> Report:
     if report.error_count and not report.dry_run:
-        raise _failed(report)
+        raise ImportFailed(report)
     return report
 
 
-def _failed(report: Report) -> BadUserInput:
-    first = report.errors[0]
-    return BadUserInput(
-        f"The import has {report.error_count} errors; nothing was imported. "
-        f"First: line {first.row}, {first.column}: {first.message}",
-        field="csv",
-        errors=[
-            {"row": e.row, "column": e.column, "message": e.message} for e in report.errors[:50]
-        ],
-    )
+class ImportFailed(BadUserInput):
+    """A real import with errors: nothing was written; `report` lists every error."""
+
+    def __init__(self, report: Report) -> None:
+        first = report.errors[0]
+        super().__init__(
+            f"The import has {report.error_count} errors; nothing was imported. "
+            f"First: line {first.row}, {first.column}: {first.message}",
+            field="csv",
+            errors=[
+                {"row": e.row, "column": e.column, "message": e.message} for e in report.errors[:50]
+            ],
+        )
+        self.report = report
 
 
 class Importer:
@@ -363,10 +399,16 @@ class Importer:
     async def prepare(self) -> None:
         pass
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    scans_first = False
+    """Whether `scan` reads the file once before it is validated."""
+
+    async def scan(self, rows: Rows) -> None:
+        """A first read of the file, for what validation must know before the rows it checks."""
+
+    async def validate(self, rows: Rows) -> None:
         raise NotImplementedError
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         raise NotImplementedError
 
 
@@ -404,18 +446,18 @@ class ProductImporter(Importer):
             self.report.error(line, column, exc.message)
             return None
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         # A SKU twice in the file is found by the database, not by a set of every SKU: a row
         # whose SKU matches a product created by this import is the second one.
         last = await Product.filter(team_id=self.team_id).order_by("-id").first()
         self.first_new_id = (last.id if last else 0) + 1
         batch: list[dict[str, Any]] = []
         skus: set[str] = set()
-        for line, row in rows:
+        async for line, row in rows:
             clean = self.clean(line, row)
             if clean is None:
                 continue
@@ -490,16 +532,16 @@ class LocationImporter(Importer):
             return None
         return parts
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         known = {
             loc.path: loc.id
             for loc in await Location.filter(team_id=self.team_id, kind=LocationKind.INTERNAL)
         }
-        for line, row in rows:
+        async for line, row in rows:
             parts = self.clean(line, row)
             if parts is None:
                 continue
@@ -564,15 +606,15 @@ class StockImporter(Importer):
         assert product is not None and location is not None
         return product, location, lot, quantity
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
-        for line, row in rows:
+    async def validate(self, rows: Rows) -> None:
+        async for line, row in rows:
             await self.clean(line, row)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         writer = LedgerWriter(self.platform, self.team_id, self.actor_id, self.report)
         source = self.virtual[LocationKind.LOSS]
         now = self.platform.now()
-        for line, row in rows:
+        async for line, row in rows:
             found = await self.clean(line, row)
             if found is None:
                 continue
@@ -695,6 +737,18 @@ class LedgerWriter:
                 await Balance.bulk_update(changed, fields=["on_hand"])
 
 
+@dataclass(frozen=True)
+class Named:
+    """A ledger row that a later reversal names: what the reversal must mirror."""
+
+    kind: MovementKind
+    product: Product
+    source: Location
+    target: Location
+    lot: str
+    quantity: int
+
+
 class LedgerImporter(Importer):
     """Movements with their times. The ledger is never backdated: rows come in time order, at
     or after the team's last movement; a row that would take an internal location below zero
@@ -709,7 +763,18 @@ class LedgerImporter(Importer):
         self.last_at = last.posted_at if last else None
         self.settings = await service.team_settings(self.team_id)
         self.referenced: set[int] = set()
+        """Row numbers a reversal names: their rows are remembered to check the mirror."""
+        self.named: dict[int, Named] = {}
         self.ids: dict[int, int] = {}
+
+    scans_first = True
+
+    async def scan(self, rows: Rows) -> None:
+        # Only the reverses column: memory grows with the reversals, not with the rows.
+        async for _, row in rows:
+            number = row.get("reverses", "").strip()
+            if number.isdigit():
+                self.referenced.add(int(number))
 
     async def product(self, sku: str) -> Product | None:
         if sku not in self.products:
@@ -770,14 +835,12 @@ class LedgerImporter(Importer):
             "reverses": reverses,
         }
 
-    async def _walk(
-        self, rows: Iterator[tuple[int, dict[str, str]]], writer: LedgerWriter | None
-    ) -> None:
+    async def _walk(self, rows: Rows, writer: LedgerWriter | None) -> None:
         balances: dict[tuple[int, int, str], int] = {}
         last_at = self.last_at
         last_number = 0
         reversed_numbers: set[int] = set()
-        for line, row in rows:
+        async for line, row in rows:
             c = await self.clean(line, row)
             if c is None:
                 continue
@@ -794,18 +857,14 @@ class LedgerImporter(Importer):
                 self.report.error(line, "number", "numbers must grow from row to row.")
                 continue
             last_number = c["number"]
-            if c["reverses"] is not None:
-                if c["kind"] != MovementKind.REVERSAL or c["reverses"] >= c["number"]:
-                    self.report.error(
-                        line, "reverses", "reverses must name an earlier row, on a reversal."
-                    )
-                    continue
-                if c["reverses"] in reversed_numbers:
-                    self.report.error(line, "reverses", "That row is already reversed.")
+            if c["kind"] == MovementKind.REVERSAL or c["reverses"] is not None:
+                if not self.mirrors(line, c, reversed_numbers):
                     continue
                 reversed_numbers.add(c["reverses"])
-                if writer is None:
-                    self.referenced.add(c["reverses"])
+            if c["number"] in self.referenced:
+                self.named[c["number"]] = Named(
+                    c["kind"], c["product"], c["source"], c["target"], c["lot"], c["quantity"]
+                )
             ok = True
             for location, sign in ((c["source"], -1), (c["target"], 1)):
                 if location.kind != LocationKind.INTERNAL:
@@ -851,10 +910,44 @@ class LedgerImporter(Importer):
                 if c["number"] in self.referenced:
                     self.ids[c["number"]] = int(movement.id)
 
-    async def validate(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    def mirrors(self, line: int, c: dict[str, Any], reversed_numbers: set[int]) -> bool:
+        """A reversal names an earlier row and moves the same back, as `reverse_movement` posts
+        it: same product, lot and quantity, from the row's target to its source, once only."""
+        number = c["reverses"]
+        if c["kind"] != MovementKind.REVERSAL or number is None or number >= c["number"]:
+            self.report.error(line, "reverses", "reverses must name an earlier row, on a reversal.")
+            return False
+        if number in reversed_numbers:
+            self.report.error(line, "reverses", "That row is already reversed.")
+            return False
+        named = self.named.get(number)
+        if named is None:
+            self.report.error(line, "reverses", f"Row {number} is not in the file or has errors.")
+            return False
+        if named.kind == MovementKind.REVERSAL:
+            self.report.error(line, "reverses", "A reversal cannot be reversed; post a new row.")
+            return False
+        back = (
+            f"A reversal of row {number} moves {named.quantity} of {named.product.sku}"
+            f"{f' lot {named.lot}' if named.lot else ''} back "
+            f"from {named.target.path} to {named.source.path}."
+        )
+        for column, found, wanted in (
+            ("sku", c["product"].id, named.product.id),
+            ("quantity", c["quantity"], named.quantity),
+            ("from", c["source"].id, named.target.id),
+            ("to", c["target"].id, named.source.id),
+            ("lot", c["lot"], named.lot),
+        ):
+            if found != wanted:
+                self.report.error(line, column, back)
+                return False
+        return True
+
+    async def validate(self, rows: Rows) -> None:
         await self._walk(rows, None)
 
-    async def write(self, rows: Iterator[tuple[int, dict[str, str]]]) -> None:
+    async def write(self, rows: Rows) -> None:
         writer = LedgerWriter(self.platform, self.team_id, self.actor_id, self.report)
         self.report.created = 0
         await self._walk(rows, writer)

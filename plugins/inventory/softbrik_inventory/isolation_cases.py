@@ -114,6 +114,20 @@ async def victim_count(world: IsolationWorld) -> str:
     return await _start_count(world, _victim(world), await victim_location(world))
 
 
+async def victim_import(world: IsolationWorld) -> str:
+    """A finished import of the victim's uploaded file (with the victim's canary in it)."""
+    from softbrik_inventory import imports
+
+    body = await world.multipart(
+        "mutation($file: Upload!) { inventoryImportFile(file: $file, kind: LOCATIONS) { id } }",
+        {},
+        {"file": f"path\nstore {_mark(world, _victim(world))}\n".encode()},
+        _victim(world),
+    )
+    await imports.settle()
+    return str(body["data"]["inventoryImportFile"]["id"])
+
+
 async def attackers_stock(world: IsolationWorld) -> dict[str, Any]:
     """The attacker's own product, two locations and stock in the first."""
     token = _attacker(world)
@@ -285,6 +299,11 @@ def cases() -> list[IsolationCase]:
         ),
         _case("InventoryQuery.product(id)", _query("product(id: $id) { id sku }"), victim_product),
         _case("InventoryQuery.count(id)", _query("count(id: $id) { id status }"), victim_count),
+        _case(
+            "InventoryQuery.importJob(id)",
+            _query("importJob(id: $id) { id status filename errors { message } }"),
+            victim_import,
+        ),
         _case(
             "InventoryQuery.balances(productId)",
             _query("balances(productId: $id) { pageInfo { hasNextPage } }"),

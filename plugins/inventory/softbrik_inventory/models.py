@@ -240,3 +240,39 @@ class LowStock(TeamScoped):
     class Meta:
         table = "inventory_low_stock"
         unique_together = (("product",),)
+
+
+class ImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportJob(TeamScoped):
+    """An uploaded CSV file being checked and imported in the background, with its progress."""
+
+    id = fields.IntField(primary_key=True)
+    team_id: int
+    kind = fields.CharField(max_length=10)
+    dry_run = fields.BooleanField(default=True)
+    filename = fields.CharField(max_length=200, default="")
+    size_bytes = fields.BigIntField(default=0)
+    status = fields.CharEnumField(ImportStatus, max_length=8, default=ImportStatus.QUEUED)
+    phase = fields.CharField(max_length=10, default="")
+    """Where a running import is: checking (every row), then writing (one transaction)."""
+    rows_done = fields.IntField(default=0)
+    rows_total = fields.IntField(null=True)
+    """Known once every row was checked."""
+    created = fields.IntField(default=0)
+    updated = fields.IntField(default=0)
+    error_count = fields.IntField(default=0)
+    errors: list[dict[str, object]] = fields.JSONField(default=list)  # type: ignore[assignment]
+    """The first errors, each a row, a column and a message."""
+    message = fields.TextField(default="")
+    actor_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "inventory_import"

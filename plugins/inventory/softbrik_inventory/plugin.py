@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,7 +25,7 @@ from softbrik.plugin import (
     hookimpl,
     platform_command,
 )
-from softbrik_inventory import service
+from softbrik_inventory import csvio, imports, service
 
 log = logging.getLogger("softbrik.inventory")
 VERIFY_INTERVAL = "SOFTBRIK_INVENTORY_VERIFY_INTERVAL_SECONDS"
@@ -104,6 +105,7 @@ def softbrik_startup(app: Any, platform: Platform) -> None:
 
 @hookimpl
 async def softbrik_shutdown(app: Any) -> None:
+    await imports.stop()
     task = _tasks.pop(id(app), None)
     if task is not None:
         task.cancel()
@@ -127,6 +129,92 @@ def softbrik_cli(group: click.Group) -> None:
         click.echo(f"{len(found)} differences")
         if found:
             raise SystemExit(1)
+
+    kinds = click.Choice([kind.value for kind in csvio.Kind])
+
+    @group.command("import")
+    @click.argument("kind", type=kinds)
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--team", "team_id", type=int, required=True, help="The team to import into.")
+    @click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @platform_command
+    async def import_(
+        platform: Platform, kind: str, path: Path, team_id: int, dry_run: bool, quiet: bool
+    ) -> None:
+        """Import a CSV file of one kind: every row checked, then all written or none."""
+        with progress_bar(quiet) as heard:
+            try:
+                report = await csvio.import_csv(
+                    platform, team_id, kind, imports.opener(path), dry_run=dry_run, progress=heard
+                )
+            except csvio.ImportFailed as failed:
+                report = failed.report
+        for error in report.errors:
+            click.echo(f"line {error.row}, {error.column or '-'}: {error.message}")
+        if report.error_count:
+            outcome = "nothing written"
+        else:
+            would = "would be " if dry_run else ""
+            outcome = f"{report.created} {would}created, {report.updated} {would}updated"
+        click.echo(f"{report.rows} rows, {report.error_count} errors: {outcome}")
+        log.info(
+            "inventory import",
+            extra={"team_id": team_id, "kind": kind, "dry_run": dry_run, "rows": report.rows},
+        )
+        if report.error_count:
+            raise SystemExit(1)
+
+    @group.command("export")
+    @click.argument("kind", type=kinds)
+    @click.option("--team", "team_id", type=int, required=True, help="The team to export.")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+    @click.option("--delimiter", type=click.Choice([",", ";"]), default=",")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @platform_command
+    async def export(
+        platform: Platform, kind: str, team_id: int, output: Path, delimiter: str, quiet: bool
+    ) -> None:
+        """Write a team's CSV of one kind, as `softbrik inventory import` reads it again."""
+        total = await csvio.count_rows(team_id, csvio.Kind(kind))
+        written = -1  # the header is no row
+        with progress_bar(quiet) as heard, open_text(output) as out:
+            async for line in csvio.export(team_id, csvio.Kind(kind), delimiter):
+                out.write(line)
+                written += 1
+                if written and written % csvio.BATCH == 0:
+                    heard("exporting", written, total)
+            heard("exporting", written, total)
+        click.echo(f"{written} rows written to {output}")
+        log.info("inventory export", extra={"team_id": team_id, "kind": kind, "rows": written})
+
+
+def open_text(path: Path) -> Any:
+    return path.open("w", encoding="utf-8", newline="")
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool) -> Iterator[csvio.Progress]:
+    """A progress bar for a long command, and a structured log line for each step of it."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    def logged(phase: str, done: int, total: int | None) -> None:
+        log.info("inventory progress", extra={"phase": phase, "rows": done, "total": total})
+
+    if quiet:
+        yield logged
+        return
+    with Progress(console=Console(stderr=True)) as bar:
+        tasks: dict[str, Any] = {}
+
+        def heard(phase: str, done: int, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+            logged(phase, done, total)
+
+        yield heard
 
 
 @hookimpl
@@ -157,8 +245,6 @@ async def softbrik_insights(team_id: int, since: datetime, platform: Platform) -
 @hookimpl
 async def softbrik_export_team(team_id: int, platform: Platform) -> dict[str, bytes]:
     """Products, locations, stock and the ledger as the CSV files the import reads."""
-    from softbrik_inventory import csvio
-
     return {
         f"inventory/{kind.value}.csv": (await csvio.export_text(team_id, kind)).encode()
         for kind in csvio.Kind

@@ -7,18 +7,20 @@ the count does not depend on timing (as a DataLoader shared between lists would)
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from softbrik.plugin import BadUserInput, Forbidden, brik_context
-from softbrik_inventory import csvio, models, service
+from softbrik_inventory import csvio, imports, models, service
 from softbrik_inventory.models import Balance as BalanceRow
 from softbrik_inventory.models import CountLine as CountLineRow
+from softbrik_inventory.models import ImportJob as ImportJobRow
 from softbrik_inventory.models import Location as LocationRow
 from softbrik_inventory.models import Movement as MovementRow
 from softbrik_inventory.models import Product as ProductRow
@@ -405,6 +407,87 @@ class ImportReport:
     errors: list[ImportError_]
 
 
+@strawberry.enum
+class ImportStatus(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@strawberry.type(description="An uploaded CSV file's import: status, progress and report.")
+class ImportJob:
+    row: strawberry.Private[ImportJobRow]
+    live: strawberry.Private[imports.Progress | None]
+
+    @strawberry.field
+    def id(self, info: Info[Any, Any]) -> strawberry.ID:
+        return encode(info, "ImportJob", self.row.id)
+
+    @strawberry.field
+    def kind(self) -> CsvKind:
+        return CsvKind(self.row.kind)
+
+    @strawberry.field
+    def dry_run(self) -> bool:
+        return self.row.dry_run
+
+    @strawberry.field
+    def filename(self) -> str:
+        return self.row.filename
+
+    @strawberry.field
+    def size_bytes(self) -> float:
+        return float(self.row.size_bytes)
+
+    @strawberry.field
+    def status(self) -> ImportStatus:
+        return ImportStatus(self.row.status)
+
+    @strawberry.field(description="checking (every row), then writing; empty when not running.")
+    def phase(self) -> str:
+        return self.live.phase if self.live else self.row.phase
+
+    @strawberry.field(description="Rows done in the current pass; every row once finished.")
+    def rows_done(self) -> int:
+        return self.live.rows_done if self.live else self.row.rows_done
+
+    @strawberry.field(description="The file's rows, known once every row was checked.")
+    def rows_total(self) -> int | None:
+        return self.live.rows_total if self.live else self.row.rows_total
+
+    @strawberry.field(description="Rows created (that a dry run would create).")
+    def created(self) -> int:
+        return self.row.created
+
+    @strawberry.field
+    def updated(self) -> int:
+        return self.row.updated
+
+    @strawberry.field
+    def error_count(self) -> int:
+        return self.row.error_count
+
+    @strawberry.field(description="Every error by line and column (the first 1000).")
+    def errors(self) -> list[ImportError_]:
+        return [
+            ImportError_(row=int(e["row"]), column=str(e["column"]), message=str(e["message"]))  # type: ignore[call-overload]
+            for e in self.row.errors
+        ]
+
+    @strawberry.field(description="Why a failed import failed.")
+    def message(self) -> str:
+        return self.row.message
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field
+    def finished_at(self) -> datetime | None:
+        return self.row.finished_at
+
+
 @strawberry.input
 class ImportInput:
     kind: CsvKind
@@ -575,6 +658,11 @@ class InventoryQuery:
             raise BadUserInput("delimiter must be , or ;", field="delimiter")
         return await csvio.export_text(team(info), csvio.Kind(kind.value), delimiter)
 
+    @strawberry.field(description="An import of an uploaded file: how far it is, its report.")
+    async def import_job(self, info: Info[Any, Any], id: strawberry.ID) -> ImportJob:
+        row, live = await imports.get_job(team(info), decode(info, id, "ImportJob", "id"))
+        return ImportJob(row=row, live=live)
+
     @strawberry.field(description="Balances that differ from the sum of the ledger (none).")
     async def verify(self, info: Info[Any, Any]) -> list[LedgerDifference]:
         return [
@@ -700,6 +788,13 @@ def _location_id(info: Info[Any, Any], global_id: strawberry.ID, field: str) -> 
     return decode(info, global_id, "Location", field)
 
 
+async def _chunks(upload: Any) -> AsyncIterator[bytes]:
+    # Starlette reads a spooled upload in a worker thread per call: read big pieces.
+    while chunk := await upload.read(UPLOAD_READ):
+        yield chunk
+
+
+UPLOAD_READ = 1 << 20
 SUPPLIER = models.LocationKind.SUPPLIER
 CUSTOMER = models.LocationKind.CUSTOMER
 MoveInput = StockInput | ShipStockInput | TransferStockInput | AdjustStockInput
@@ -931,6 +1026,27 @@ class InventoryMutation:
                 ImportError_(row=e.row, column=e.column, message=e.message) for e in report.errors
             ],
         )
+
+    @strawberry.mutation(
+        description="Import an uploaded CSV file (multipart request spec) in the background: "
+        "a dry run lists every error, a real import writes all rows or none. Follow it with "
+        "inventory { importJob(id) }."
+    )
+    async def inventory_import_file(
+        self, info: Info[Any, Any], file: Upload, kind: CsvKind, dry_run: bool = True
+    ) -> ImportJob:
+        ctx = brik_context(info)
+        upload: Any = file
+        row = await imports.start_import(
+            ctx.platform,
+            ctx.team_id,
+            kind.value,
+            _chunks(upload),
+            filename=str(upload.filename or ""),
+            dry_run=dry_run,
+            actor_id=ctx.user_id,
+        )
+        return ImportJob(row=row, live=None)
 
     @strawberry.mutation(description="Let internal locations go below zero (admins only).")
     async def inventory_set_allow_negative(

@@ -30,6 +30,7 @@ from softbrik_inventory.models import (
     Balance,
     CountLine,
     CountStatus,
+    ImportJob,
     Location,
     LocationKind,
     LowStock,
@@ -1313,7 +1314,7 @@ async def report_differences(platform: Platform, differences: Sequence[Differenc
 async def delete_team(team_id: int) -> None:
     """Delete every row the Brik holds for a team (idempotent; R-CLOSE-3)."""
     async with in_transaction():
-        for model in (CountLine, StockCount, LowStock, Reservation, Balance):
+        for model in (ImportJob, CountLine, StockCount, LowStock, Reservation, Balance):
             await model.filter(team_id=team_id).delete()
         await Movement.filter(team_id=team_id).update(reverses_id=None)
         await Movement.filter(team_id=team_id).delete()

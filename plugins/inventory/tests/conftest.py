@@ -62,3 +62,37 @@ async def events(team_id: int, type: str) -> list[dict[str, Any]]:
         for row in rows
         if row["team_id"] == team_id and row["type"] == type
     ]
+
+
+IMPORT_FILE = """
+mutation($file: Upload!, $kind: CsvKind!, $dryRun: Boolean!) {
+  inventoryImportFile(file: $file, kind: $kind, dryRun: $dryRun) { id status dryRun filename }
+}
+"""
+IMPORT_JOB = """
+query($id: ID!) { inventory { importJob(id: $id) {
+  id kind dryRun filename sizeBytes status phase rowsDone rowsTotal created updated errorCount
+  errors { row column message } message createdAt finishedAt
+} } }
+"""
+
+
+async def upload_csv(
+    gql: Any, token: str, kind: str, data: bytes, dry_run: bool, name: str = "stock.csv"
+) -> dict[str, Any]:
+    """Send a CSV file with the GraphQL multipart request spec, as a browser app would."""
+    variables = {"kind": kind, "dryRun": dry_run}
+    body: dict[str, Any] = await gql.multipart(
+        IMPORT_FILE, variables, {"file": (name, data)}, token
+    )
+    return body
+
+
+async def finished_job(gql: Any, token: str, job_id: str) -> dict[str, Any]:
+    """The job once every import running in this process has ended."""
+    from softbrik_inventory import imports
+
+    await imports.settle()
+    data = await gql.ok(IMPORT_JOB, {"id": job_id}, token)
+    job: dict[str, Any] = data["inventory"]["importJob"]
+    return job

@@ -188,3 +188,73 @@ async def test_the_team_export_hook_gives_the_csv_files(platform, team, clock):
         "inventory/stock.csv",
     ]
     assert files["inventory/locations.csv"] == b"path\nBack\nMain\nMain/Shelf A\n"
+
+
+LEDGER = "number,posted_at,kind,sku,from,to,lot,quantity,reference,reverses\n"
+
+
+async def ledger_team(platform, t):
+    await service.create_product(platform, t, sku="A-1", name="A")
+    await service.create_product(platform, t, sku="B-2", name="B")
+    await service.create_product(platform, t, sku="L-3", name="Lots", tracking="lot")
+    main = await service.create_location(platform, t, "Main")
+    await service.create_location(platform, t, "Back")
+    return main
+
+
+async def test_an_imported_reversal_must_mirror_the_row_it_reverses(platform, team, clock):
+    """Like `inventoryReverseMovement`: the same product, lot and quantity, moved back from where
+    the reversed row took it to where it came from. Each way of missing that is a row error."""
+    t = team.team_id
+    await ledger_team(platform, t)
+    at = (clock.now() + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    rows = [
+        f"1,{at},receipt,A-1,@supplier,Main,,10,,",
+        f"2,{at},receipt,L-3,@supplier,Main,L1,4,,",
+        f"3,{at},reversal,B-2,Main,@supplier,,10,,1",  # another product
+        f"4,{at},reversal,A-1,Main,@supplier,,3,,1",  # another quantity
+        f"5,{at},reversal,A-1,Back,@supplier,,10,,1",  # from elsewhere
+        f"6,{at},reversal,A-1,Main,@loss,,10,,1",  # back to elsewhere
+        f"7,{at},reversal,L-3,Main,@supplier,L2,4,,2",  # another lot
+        f"8,{at},reversal,A-1,Main,@supplier,,10,,",  # names no row
+        f"9,{at},reversal,L-3,Main,@supplier,L1,4,,2",  # mirrors row 2: fine
+        f"10,{at},reversal,L-3,@supplier,Main,L1,4,,9",  # a reversal reversed
+    ]
+    text = LEDGER + "\n".join(rows) + "\n"
+    report = await csvio.import_csv(platform, t, "ledger", lines_of(text), dry_run=True)
+    assert [(e.row, e.column) for e in report.errors] == [
+        (4, "sku"),
+        (5, "quantity"),
+        (6, "from"),
+        (7, "to"),
+        (8, "lot"),
+        (9, "reverses"),
+        (11, "reverses"),
+    ]
+    assert "from Main to @supplier" in report.errors[0].message
+    with pytest.raises(BadUserInput):
+        await csvio.import_csv(platform, t, "ledger", lines_of(text))
+    assert await Movement.filter(team_id=t).count() == 0
+
+
+async def test_an_imported_mirror_reversal_is_posted_and_references_its_row(platform, team, clock):
+    t = team.team_id
+    await ledger_team(platform, t)
+    at = (clock.now() + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    text = (
+        LEDGER
+        + f"1,{at},receipt,A-1,@supplier,Main,,10,,\n"
+        + f"2,{at},transfer,A-1,Main,Back,,4,,\n"
+        + f"3,{at},reversal,A-1,Back,Main,,4,wrong shelf,2\n"
+    )
+    report = await csvio.import_csv(platform, t, "ledger", lines_of(text))
+    assert (report.error_count, report.created) == (0, 3)
+    transfer, reversal = await Movement.filter(team_id=t, id__gt=1).order_by("id")
+    assert reversal.reverses_id == transfer.id
+    assert (reversal.from_location_id, reversal.to_location_id) == (
+        transfer.to_location_id,
+        transfer.from_location_id,
+    )
+    assert await service.verify(t) == []
+    exported = await csvio.export_text(t, csvio.Kind.LEDGER)
+    assert exported.splitlines()[3].endswith(",reversal,A-1,Back,Main,,4,wrong shelf,2")

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from softbrik_inventory import models, service
+from softbrik_inventory import imports, models, service
 
 from conftest import InventoryTeam, make_team
 from softbrik.plugin import TeamScoped
@@ -43,6 +44,12 @@ async def fill(platform: Any, team_id: int) -> None:
     count = await service.start_count(platform, team_id, shelf.id)
     await service.submit_count(platform, team_id, count.id, [service.Counted(product.id, 7)])
     await service.set_allow_negative(team_id, False)
+
+    async def upload() -> AsyncIterator[bytes]:
+        yield b"path\nBack\n"
+
+    await imports.start_import(platform, team_id, "locations", upload(), dry_run=False)
+    await imports.settle()
 
 
 async def rows_of(team_id: int) -> dict[str, int]:
@@ -99,7 +106,7 @@ async def test_the_core_export_hook_call_gives_the_inventory_files(
         "inventory/products.csv",
         "inventory/stock.csv",
     ]
-    assert files["inventory/locations.csv"] == b"path\nMain\nMain/Shelf\n"
+    assert files["inventory/locations.csv"] == b"path\nBack\nMain\nMain/Shelf\n"
     products = files["inventory/products.csv"].decode().splitlines()
     assert products[1].startswith("A-1,Widget,")
     # Every hook answer, as the plugin manager gathers them, holds only this team's data.

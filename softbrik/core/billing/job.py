@@ -16,6 +16,11 @@ provider before a crash is asked again with the same idempotency key and answers
 (R-BILL-21). E-mails go out inside the step, so a crash before commit may send one twice but
 never skips one.
 
+What a run reads (tests/billing/test_statement_counts.py counts it): the team and its admins'
+addresses once per team; at each step the locked account and the team's unsettled invoices in
+one query each, kept up to date in memory by the step; the step's events written in one insert
+when it ends (`recorded_together`), so the event log's lock is held only for its last moment.
+
 `run_due` is what `softbrik billing run`, the periodic task in `softbrik serve` and
 `advanceTestClock` all call.
 """
@@ -32,9 +37,10 @@ from tortoise.transactions import in_transaction
 from softbrik.core.accounts.models import Team
 from softbrik.core.accounts.seats import end_due_seats
 from softbrik.core.billing import service
-from softbrik.core.billing.models import BillingAccount, BillingStage, Invoice, InvoiceStatus
+from softbrik.core.billing.models import BillingAccount, BillingStage, InvoiceStatus
 from softbrik.core.clock import TestClock, to_utc
 from softbrik.core.errors import BadUserInput, DomainError, Forbidden
+from softbrik.core.events.log import recorded_together
 from softbrik.core.runtime import Runtime
 
 log = logging.getLogger("softbrik.billing.job")
@@ -48,44 +54,63 @@ class RunReport:
     failures: list[tuple[int, str]] = field(default_factory=list)
 
 
-async def _step(rt: Runtime, team_id: int, now: datetime) -> str | None:
-    """Do the team's earliest due piece of work, if any; its name, or None when nothing is due."""
-    async with in_transaction():
+@dataclass
+class _TeamRun:
+    """What a run reads once per team, not at every step: the team and its admins' addresses.
+
+    The steps' state (the account, its stage, the invoices) is read again under the lock at
+    every step; the team's name, address and card are what a step a moment earlier saw.
+    """
+
+    team: Team
+    emails: list[str]
+
+
+STAGE_FIELDS = ["stage", "next_billing_date"]
+
+
+async def _step(rt: Runtime, run: _TeamRun, now: datetime) -> tuple[str, datetime | None] | None:
+    """Do the team's earliest due piece of work, if any: its name and when the next is due,
+    or None when nothing is due."""
+    team = run.team
+    async with in_transaction(), recorded_together():
         account = (
-            await BillingAccount.filter(team_id=team_id, next_run_at__lte=now)
+            await BillingAccount.filter(team_id=team.id, next_run_at__lte=now)
             .select_for_update(skip_locked=True)
             .first()
         )
         if account is None:
             return None
-        team = await Team.get(id=team_id)
-        retry = (
-            await Invoice.filter(
-                team_id=team_id, status=InvoiceStatus.OPEN, next_attempt_at__lte=now
-            )
-            .order_by("next_attempt_at", "id")
-            .first()
-        )
-        stage_at = service.stage_due(team, account)
         billing_date = account.next_billing_date
+        invoices = await service.unsettled(team.id, service.renewal_key(team.id, billing_date))
+        retries = [
+            invoice
+            for invoice in invoices
+            if invoice.status == InvoiceStatus.OPEN
+            and invoice.next_attempt_at is not None
+            and invoice.next_attempt_at <= now
+        ]
+        retry = min(retries, key=lambda i: (i.next_attempt_at, i.id), default=None)
+        stage_at = service.stage_due(team, account)
+        emails = run.emails
         done: str
         if retry is not None and (
             stage_at is None or stage_at > now or retry.next_attempt_at <= stage_at  # type: ignore[operator]
         ):
-            await service.collect(rt, team, retry)
+            await service.collect(rt, team, retry, emails, invoices, account)
             done = "retry"
         elif stage_at is None or stage_at > now:
             done = "reschedule"
         elif account.stage == BillingStage.REMIND:
             closing = account.closure_effective_on
             if closing is None or billing_date < closing:
-                await service.send_reminder(rt, team, billing_date)
+                await service.send_reminder(rt, team, billing_date, emails)
             account.stage = BillingStage.COMPOSE
             done = "reminder"
         elif account.stage == BillingStage.COMPOSE:
             closing = account.closure_effective_on
             if closing is None or billing_date < closing:  # R-CLOSE-4: no renewal at closure
-                await service.compose_renewal(rt, team, billing_date)
+                await service.compose_renewal(rt, team, billing_date, emails, invoices)
             account.stage = BillingStage.RENEW
             done = "compose"
         else:
@@ -93,25 +118,30 @@ async def _step(rt: Runtime, team_id: int, now: datetime) -> str | None:
             if closing is not None and billing_date >= closing:
                 await service.close_team(rt, team, account)
                 account.next_run_at = None
-                await account.save()
-                return "closure"
-            await service.renew(rt, team, billing_date)
+                await account.save(update_fields=["next_run_at", "stage", "closed_at"])
+                return "closure", None
+            await service.renew(rt, team, billing_date, emails, invoices, account)
             account.next_billing_date = service.calendar_of(team).next_billing_date(billing_date)
             account.stage = BillingStage.REMIND
             done = "renewal"
-        await service.reschedule(team, account)
-        return done
+        await service.reschedule(team, account, invoices, also=STAGE_FIELDS)
+        return done, account.next_run_at
 
 
 async def run_team(rt: Runtime, team_id: int, now: datetime) -> int:
     """Every step due for one team at `now`, in order; the number done."""
+    team = await Team.get_or_none(id=team_id)
+    if team is None:
+        return 0
+    run = _TeamRun(team, await service.admin_emails(team_id))
     steps = 0
     while True:
-        done = await _step(rt, team_id, now)
-        if done is None:
+        result = await _step(rt, run, now)
+        if result is None:
             return steps
         steps += 1
-        if done == "closure":
+        done, next_run_at = result
+        if done == "closure" or next_run_at is None or next_run_at > now:
             return steps
 
 

@@ -25,7 +25,6 @@ from softbrik.core.billing.models import (
     BillingAccount,
     BillingStage,
     Invoice,
-    InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
@@ -175,23 +174,29 @@ async def _take_number() -> tuple[int, str]:
     """
     from tortoise import Tortoise
 
-    conn = Tortoise.get_connection("default")
-    await conn.execute_query(
-        "INSERT INTO invoice_counter (name, value) VALUES ('invoice', 0) "
-        "ON CONFLICT (name) DO NOTHING"
+    # One statement: the upsert creates or increments the row and holds its lock until commit.
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "INSERT INTO invoice_counter (name, value) VALUES ('invoice', 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = invoice_counter.value + 1 RETURNING value"
     )
-    counter = await InvoiceCounter.filter(name="invoice").select_for_update().get()
-    counter.value += 1
-    await counter.save(update_fields=["value"])
-    return counter.value, f"SB-{counter.value:06d}"
+    value = int(rows[0]["value"])
+    return value, f"SB-{value:06d}"
 
 
-async def finalize(rt: Runtime, invoice: Invoice) -> None:
-    """Give a draft its number and issue it; it never changes after (R-BILL-18)."""
+FINALIZED_FIELDS = ["sequence", "number", "status", "issued_at"]
+
+
+async def finalize(rt: Runtime, invoice: Invoice, save: bool = True) -> None:
+    """Give a draft its number and issue it; it never changes after (R-BILL-18).
+
+    With `save=False` the caller writes FINALIZED_FIELDS itself, in the same transaction (a
+    renewal is finalized and charged in one step and written once: `collect`).
+    """
     invoice.sequence, invoice.number = await _take_number()
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = rt.clock.now()
-    await invoice.save(update_fields=["sequence", "number", "status", "issued_at"])
+    if save:
+        await invoice.save(update_fields=FINALIZED_FIELDS)
     await record(
         rt.clock,
         invoice.team_id,
@@ -255,12 +260,15 @@ async def _charge(rt: Runtime, team: Team, invoice: Invoice) -> PaymentAttempt:
     return attempt
 
 
-async def mark_paid(rt: Runtime, invoice: Invoice) -> None:
-    """An invoice is paid (R-BILL-20 lifts a suspension once nothing is left open)."""
+async def mark_paid(rt: Runtime, invoice: Invoice, also: list[str] | None = None) -> None:
+    """An invoice is paid (R-BILL-20 lifts a suspension once nothing is left open); `also`
+    names more fields to write with it."""
     invoice.status = InvoiceStatus.PAID
     invoice.paid_at = rt.clock.now()
     invoice.next_attempt_at = None
-    await invoice.save(update_fields=["status", "paid_at", "next_attempt_at", "attempts"])
+    await invoice.save(
+        update_fields=_fields(["status", "paid_at", "next_attempt_at", "attempts"], also)
+    )
     await record(
         rt.clock,
         invoice.team_id,
@@ -274,10 +282,36 @@ async def mark_paid(rt: Runtime, invoice: Invoice) -> None:
 
 
 async def admin_emails(team_id: int) -> list[str]:
-    rows = await User.filter(
-        team_id=team_id, role=Role.ADMIN, access_ended_at__isnull=True
+    emails = await (
+        User.filter(team_id=team_id, role=Role.ADMIN, access_ended_at__isnull=True)
+        .order_by("id")
+        .values_list("email", flat=True)
+    )
+    return [str(email) for email in emails]
+
+
+def _fields(fields: list[str], also: list[str] | None) -> list[str]:
+    return list(dict.fromkeys([*fields, *(also or [])]))
+
+
+async def _admins(team_id: int, emails: list[str] | None) -> list[str]:
+    """The admins' addresses: `emails` when the caller has read them already."""
+    return emails if emails is not None else await admin_emails(team_id)
+
+
+async def unsettled(team_id: int, key: str) -> list[Invoice]:
+    """The team's drafts and open invoices, and the invoice with `key` whatever its status, in
+    one query: what a billing step reads once under the account lock and then keeps up to date
+    in memory (`compose_renewal`, `renew`, `collect`, `refresh_status`, `reschedule`)."""
+    return await Invoice.filter(
+        Q(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.OPEN]) | Q(key=key), team_id=team_id
     ).order_by("id")
-    return [row.email for row in rows]
+
+
+async def _by_key(key: str, invoices: list[Invoice] | None) -> Invoice | None:
+    if invoices is None:
+        return await Invoice.get_or_none(key=key)
+    return next((invoice for invoice in invoices if invoice.key == key), None)
 
 
 async def send_invoice(rt: Runtime, invoice: Invoice, to: list[str]) -> None:
@@ -412,51 +446,81 @@ async def renewal_lines(
     return period, lines
 
 
-async def compose_renewal(rt: Runtime, team: Team, billing_date: date) -> Invoice | None:
+# The job's steps pass what they have read once already: the admins' addresses (`emails`), the
+# team's unsettled invoices (`invoices`, see `unsettled`, kept up to date here) and its locked
+# billing account. Left out, they are read here.
+
+
+async def compose_renewal(
+    rt: Runtime,
+    team: Team,
+    billing_date: date,
+    emails: list[str] | None = None,
+    invoices: list[Invoice] | None = None,
+) -> Invoice | None:
     """R-BILL-15: the draft renewal invoice, composed at the start of the day before."""
     key = renewal_key(team.id, billing_date)
-    existing = await Invoice.get_or_none(key=key)
+    existing = await _by_key(key, invoices)
     if existing is not None:
         return existing
     period, lines = await renewal_lines(rt, team, billing_date)
     if not lines:
         return None
-    emails = await admin_emails(team.id)
-    return await _new_invoice(
+    emails = await _admins(team.id, emails)
+    invoice = await _new_invoice(
         rt, team, key, InvoiceKind.RENEWAL, period, lines, emails[0] if emails else ""
     )
+    if invoices is not None:
+        invoices.append(invoice)
+    return invoice
 
 
-async def renew(rt: Runtime, team: Team, billing_date: date) -> Invoice | None:
+async def renew(
+    rt: Runtime,
+    team: Team,
+    billing_date: date,
+    emails: list[str] | None = None,
+    invoices: list[Invoice] | None = None,
+    account: BillingAccount | None = None,
+) -> Invoice | None:
     """On the billing date: finalize the renewal invoice, send it, and charge it (R-BILL-1)."""
-    invoice = await Invoice.get_or_none(key=renewal_key(team.id, billing_date))
+    invoice = await _by_key(renewal_key(team.id, billing_date), invoices)
     if invoice is None:
-        invoice = await compose_renewal(rt, team, billing_date)
+        invoice = await compose_renewal(rt, team, billing_date, emails, invoices)
         if invoice is None:
             return None
     if invoice.status != InvoiceStatus.DRAFT:
         return invoice
-    await finalize(rt, invoice)
-    emails = await admin_emails(team.id)
+    await finalize(rt, invoice, save=False)  # written with the payment's outcome, by `collect`
+    emails = await _admins(team.id, emails)
     if emails:
         await send_invoice(rt, invoice, emails)
-    await collect(rt, team, invoice)
+    await collect(rt, team, invoice, emails, invoices, account, also=FINALIZED_FIELDS)
     return invoice
 
 
-async def collect(rt: Runtime, team: Team, invoice: Invoice) -> bool:
+async def collect(
+    rt: Runtime,
+    team: Team,
+    invoice: Invoice,
+    emails: list[str] | None = None,
+    invoices: list[Invoice] | None = None,
+    account: BillingAccount | None = None,
+    also: list[str] | None = None,
+) -> bool:
     """Try to collect an open invoice; on a decline schedule the next retry or suspend
-    (R-BILL-20). True when paid."""
+    (R-BILL-20). True when paid. `also` names more fields of the invoice to write with the
+    outcome (a finalization's)."""
     attempt = await _charge(rt, team, invoice)
     if attempt.succeeded:
-        await mark_paid(rt, invoice)
-        await refresh_status(team)
+        await mark_paid(rt, invoice, also)
+        await refresh_status(team, invoices, account)
         return True
     now = rt.clock.now()
     retries = [day_start(team, invoice.period_start + timedelta(days=d)) for d in RETRY_DAYS]
     upcoming = [moment for moment in retries if moment > now]
     invoice.next_attempt_at = upcoming[0] if upcoming else None
-    await invoice.save(update_fields=["attempts", "next_attempt_at"])
+    await invoice.save(update_fields=_fields(["attempts", "next_attempt_at"], also))
     message = attempt.failure_message or "The card was declined."
     await record(
         rt.clock,
@@ -464,8 +528,8 @@ async def collect(rt: Runtime, team: Team, invoice: Invoice) -> bool:
         PAYMENT_FAILED,
         {"invoice_id": invoice.id, "amount_cents": invoice.total_cents, "message": message},
     )
-    await refresh_status(team)
-    emails = await admin_emails(team.id)
+    await refresh_status(team, invoices, account)
+    emails = await _admins(team.id, emails)
     if emails:
         next_retry = (
             local_date(invoice.next_attempt_at, team.timezone) if invoice.next_attempt_at else None
@@ -483,20 +547,31 @@ async def collect(rt: Runtime, team: Team, invoice: Invoice) -> bool:
     return False
 
 
-async def refresh_status(team: Team) -> None:
+async def refresh_status(
+    team: Team, invoices: list[Invoice] | None = None, account: BillingAccount | None = None
+) -> None:
     """ACTIVE, PAST_DUE (an open invoice being retried), SUSPENDED (retries exhausted: the
     Briks stop until it is paid, R-BILL-20) or CLOSING (R-CLOSE-1)."""
     if team.status == TeamStatus.CLOSED:
         return
-    open_invoices = await Invoice.filter(team_id=team.id, status=InvoiceStatus.OPEN).values_list(
-        "next_attempt_at", flat=True
-    )
-    account = await BillingAccount.get_or_none(team_id=team.id)
-    if any(moment is None for moment in open_invoices):
+    retries: list[datetime | None]
+    if invoices is None:
+        retries = await Invoice.filter(  # type: ignore[assignment]
+            team_id=team.id, status=InvoiceStatus.OPEN
+        ).values_list("next_attempt_at", flat=True)
+    else:
+        retries = [i.next_attempt_at for i in invoices if i.status == InvoiceStatus.OPEN]
+    if any(moment is None for moment in retries):
         status = TeamStatus.SUSPENDED
-    elif open_invoices:
+    elif retries:
         status = TeamStatus.PAST_DUE
-    elif account is not None and account.closure_effective_on is not None:
+    elif (
+        account.closure_effective_on is not None
+        if account is not None
+        else await BillingAccount.filter(
+            team_id=team.id, closure_effective_on__isnull=False
+        ).exists()
+    ):
         status = TeamStatus.CLOSING
     else:
         status = TeamStatus.ACTIVE
@@ -505,7 +580,9 @@ async def refresh_status(team: Team) -> None:
         await Team.filter(id=team.id).update(status=status)
 
 
-async def send_reminder(rt: Runtime, team: Team, billing_date: date) -> None:
+async def send_reminder(
+    rt: Runtime, team: Team, billing_date: date, emails: list[str] | None = None
+) -> None:
     """R-BILL-8, -17: 7 days before the billing date, the upcoming invoice's summary."""
     _, lines = await renewal_lines(rt, team, billing_date)
     vat = vat_for(team.country, team.vat_number)
@@ -515,7 +592,7 @@ async def send_reminder(rt: Runtime, team: Team, billing_date: date) -> None:
         f"{line.description}: {format_cents(line.amount_cents, team.language)}" for line in lines
     ]
     review_url = f"{rt.settings.public_url.rstrip('/')}/team/seats"
-    emails = await admin_emails(team.id)
+    emails = await _admins(team.id, emails)
     if emails:
         subject, text = render(
             "reminder",
@@ -552,21 +629,32 @@ def stage_due(team: Team, account: BillingAccount) -> datetime | None:
     return None
 
 
-async def reschedule(team: Team, account: BillingAccount) -> None:
-    """The next instant any billing work falls due for the team: its stage or a retry."""
+async def reschedule(
+    team: Team,
+    account: BillingAccount,
+    invoices: list[Invoice] | None = None,
+    also: list[str] | None = None,
+) -> None:
+    """The next instant any billing work falls due for the team: its stage or a retry.
+
+    Writes `next_run_at` and the fields named in `also` (the job's stage), nothing else.
+    """
     candidates = [stage_due(team, account)]
-    retry = (
-        await Invoice.filter(
-            team_id=team.id, status=InvoiceStatus.OPEN, next_attempt_at__isnull=False
+    if invoices is None:
+        retry = (
+            await Invoice.filter(
+                team_id=team.id, status=InvoiceStatus.OPEN, next_attempt_at__isnull=False
+            )
+            .order_by("next_attempt_at")
+            .first()
+            .values_list("next_attempt_at", flat=True)
         )
-        .order_by("next_attempt_at")
-        .first()
-        .values_list("next_attempt_at", flat=True)
-    )
-    candidates.append(retry)  # type: ignore[arg-type]
+        candidates.append(retry)  # type: ignore[arg-type]
+    else:
+        candidates.extend(i.next_attempt_at for i in invoices if i.status == InvoiceStatus.OPEN)
     due = [moment for moment in candidates if moment is not None]
     account.next_run_at = min(due) if due else None
-    await account.save()
+    await account.save(update_fields=_fields(["next_run_at"], also))
 
 
 # --- payment method, calendar billing, invoices ------------------------------------------------

@@ -51,6 +51,7 @@ class EventBus:
             settings.event_relay_interval_seconds,
             settings.event_retry_base_seconds,
             settings.event_handler_max_attempts,
+            metrics=rt.metrics,
         )
         self.recheck_seconds = settings.subscription_recheck_seconds
         self.running = False

@@ -32,6 +32,7 @@ from softbrik.core.clock import SystemClock
 from softbrik.core.events.log import last_position
 from softbrik.core.events.models import Event, EventCursor
 from softbrik.core.events.relay import finish, to_domain
+from softbrik.core.metrics import Metrics
 
 log = logging.getLogger("softbrik.events")
 
@@ -68,6 +69,7 @@ class BrikDelivery:
         interval: float,
         retry_base: float,
         max_attempts: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.briks = briks
         self.platform = platform
@@ -76,6 +78,7 @@ class BrikDelivery:
         self.retry_base = retry_base
         self.max_attempts = max_attempts
         self.clock = SystemClock()  # retries are operations' time, not domain time
+        self.metrics = metrics or Metrics()
         self._task: asyncio.Task[None] | None = None
         self._inbox: Any = None
         self._stopping = False
@@ -192,6 +195,7 @@ class BrikDelivery:
         self, brik: Any, name: str, row: Event, attempts: int, exc: Exception
     ) -> None:
         extra = {"brik": brik.key, "event_id": row.id, "event_type": row.type, "attempt": attempts}
+        self.metrics.handler_failures.labels(brik.key).inc()
         if attempts >= self.max_attempts:
             log.error("Brik event handler gave up", exc_info=exc, extra=extra)
             await EventCursor.filter(consumer=name).update(

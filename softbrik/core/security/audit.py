@@ -120,8 +120,10 @@ class AuditLog:
         return task
 
     async def _flush_later(self) -> None:
+        # The timer only waits; the write is a task of its own, so stopping the timer at
+        # shutdown never interrupts a write.
         await asyncio.sleep(self.rt.settings.audit_flush_seconds)
-        await self.flush()
+        self._spawn(self.flush())
 
     @property
     def pending(self) -> int:
@@ -139,13 +141,18 @@ class AuditLog:
             return 0
         return len(batch)
 
+    async def settle(self) -> None:
+        """Wait for the writes under way."""
+        writes = [task for task in self._writes if task is not self._timer]
+        await asyncio.gather(*writes, return_exceptions=True)
+
     async def close(self) -> None:
-        """Write what is buffered and stop the timers (the app's shutdown)."""
-        for task in list(self._writes):
-            if task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Finish the writes under way and write what is buffered (the app's shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        await self.settle()
         await self.flush()
 
     def discard(self) -> None:

@@ -696,7 +696,7 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
 
     rt = softbrik_app.state.rt
     await rt.events.stop()
-    rt.audit.discard()  # entries of the last test must not land in this one's tables
+    await rt.audit.discard()  # the last test's entries must not land in this one's tables
     await empty_tables(softbrik_db)
     rt.clock._now = START
     # Team ids start again at 1: a key cached for the last test's team 1 is not this one's.

@@ -148,18 +148,24 @@ class AuditLog:
 
     async def close(self) -> None:
         """Finish the writes under way and write what is buffered (the app's shutdown)."""
+        await self._stop_timer()
+        await self.settle()
+        await self.flush()
+
+    async def discard(self) -> None:
+        """Forget what is buffered, once the writes under way are done (tests, before a test's
+        tables are emptied). A write is never cancelled: that could leave its transaction
+        open on the connection."""
+        await self._stop_timer()
+        await self.settle()
+        self._pending = []
+
+    async def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
-        await self.settle()
-        await self.flush()
-
-    def discard(self) -> None:
-        """Forget what is buffered (tests, between two tests' databases)."""
-        self._pending = []
-        for task in list(self._writes):
-            task.cancel()
+            self._timer = None
 
 
 async def prune(rt: Runtime) -> int:

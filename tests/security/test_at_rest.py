@@ -50,9 +50,15 @@ async def raw_dumps(db: TestDatabase, blobs_dir: Path) -> list[bytes]:
     if db.is_postgres:
         dumps = [dump_postgres(db.url)]
     else:
+        # A page-for-page copy made by SQLite itself: opening and closing the live database's
+        # files from this process would drop the POSIX locks SQLite holds on them, and a later
+        # process (a CLI test) could then miss or damage this process's WAL.
         path = Path(db.url.removeprefix("sqlite://"))
-        await Tortoise.get_connection("default").execute_script("PRAGMA wal_checkpoint(FULL)")
-        dumps = read_files(path.parent, path.name + "*")
+        copy = path.with_name("raw-dump-copy.sqlite3")
+        copy.unlink(missing_ok=True)
+        await Tortoise.get_connection("default").execute_script(f"VACUUM INTO '{copy}'")
+        dumps = [copy.read_bytes()]
+        copy.unlink()
     return dumps + read_files(blobs_dir, "**/*")
 
 

@@ -1,9 +1,11 @@
-"""File storage throughput and memory: `python -m bench filestorage [--sizes 1,100,1024]`.
+"""File storage throughput and memory: `python -m bench filestorage [--sizes 1,100,1024]
+[--multipart]`.
 
 A real server (`softbrik.app:create_app` under uvicorn, in its own process, SQLite and the local
-blob directory) receives each file through the resumable upload (8 MiB chunks over the GraphQL
-multipart request spec, then completion: assembly, SHA-256 check, sealing) and sends it back
-through its signed download link, streamed. The baseline, in the same run and on the same disk:
+blob directory) receives each file through the resumable upload (8 MiB chunks, each PUT to the
+upload's chunk link, or with `--multipart` sent through the GraphQL multipart request spec; then
+completion: the size and SHA-256 check) and sends it back through its signed download link,
+streamed. The baseline, in the same run and on the same disk:
 writing the same bytes straight to a file (with fsync) and reading them back. The ratio is the
 stack's throughput over the baseline's. The server's peak memory (VmRSS sampled every 5 ms)
 above its memory before the file shows whether memory stays flat whatever the size.
@@ -40,7 +42,7 @@ CHUNK = 8 * MIB
 
 SIGN_UP = """mutation($input: SignUpInput!) { signUp(input: $input) { token } }"""
 START = """mutation($i: StartUploadInput!) {
-  filestorageStartUpload(input: $i) { id chunkSize chunkCount } }"""
+  filestorageStartUpload(input: $i) { id chunkSize chunkCount chunkUrl } }"""
 CHUNK_MUTATION = """mutation($id: ID!, $index: Int!, $chunk: Upload!) {
   filestorageUploadChunk(uploadId: $id, index: $index, chunk: $chunk) { id } }"""
 COMPLETE = """mutation($id: ID!) {
@@ -121,8 +123,11 @@ def graphql(client: httpx.Client, query: str, variables: dict[str, Any], token: 
     return body["data"]
 
 
-def upload(client: httpx.Client, token: str, size: int, block: bytes, name: str) -> str:
-    """The resumable upload of `size` bytes; returns the download link."""
+def upload(
+    client: httpx.Client, token: str, size: int, block: bytes, name: str, multipart: bool = False
+) -> str:
+    """The resumable upload of `size` bytes, each chunk PUT to its link (or, with `multipart`,
+    sent through the GraphQL multipart request spec); returns the download link."""
     digest = hashlib.sha256()
     for piece in pieces(size, block):
         digest.update(piece)
@@ -138,6 +143,10 @@ def upload(client: httpx.Client, token: str, size: int, block: bytes, name: str)
         buffer = bytearray()
         while len(buffer) < want:
             buffer += next(stream)
+        if not multipart:
+            response = client.put(f"{started['chunkUrl']}{index}", content=bytes(buffer))
+            response.raise_for_status()
+            continue
         operations = {
             "query": CHUNK_MUTATION,
             "variables": {"id": started["id"], "index": index, "chunk": None},
@@ -195,6 +204,9 @@ def mb_s(size: int, seconds: float) -> float:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench filestorage")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES_MB)), help="sizes in MiB")
+    parser.add_argument(
+        "--multipart", action="store_true", help="send chunks as GraphQL multipart requests"
+    )
     options = parser.parse_args(argv)
     sizes = [int(float(s) * MIB) for s in options.sizes.split(",")]
 
@@ -242,7 +254,7 @@ def main(argv: list[str]) -> None:
                 written, read = baseline(directory, size, block)
                 with PeakMemory(server.process.pid) as up_memory:
                     started = time.perf_counter()
-                    url = upload(client, token, size, block, f"f-{size}.bin")
+                    url = upload(client, token, size, block, f"f-{size}.bin", options.multipart)
                     up = time.perf_counter() - started
                 with PeakMemory(server.process.pid) as down_memory:
                     started = time.perf_counter()

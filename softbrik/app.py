@@ -19,7 +19,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import GraphQL
@@ -37,6 +37,7 @@ from softbrik.core import db
 from softbrik.core.clock import Clock, SystemClock, TestClock
 from softbrik.core.metrics import CONTENT_TYPE, Metrics
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import enter_team, no_tenant, platform_job
 from softbrik.logs import request_id_var
 from softbrik.schema.compose import build_schema
 from softbrik.schema.context import Context
@@ -301,6 +302,34 @@ class GraphQLView(GraphQL[Context, None]):
         return None
 
 
+class NoTenant:
+    """Every request and WebSocket starts with no tenant: until sign-in has found the caller's
+    team, the team tables show nothing under row-level security (softbrik/core/tenancy.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        with no_tenant():
+            await self.app(scope, receive, send)
+
+
+class BrikRoutes:
+    """A Brik's HTTP routes. They check links the Brik signed or shared itself, before any team
+    is known, so they run as platform work (README: a Brik cannot yet enter the team it found)."""
+
+    def __init__(self, key: str, routes: list[Any]) -> None:
+        self.key = key
+        self.app = Router(routes=routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with platform_job(f"{self.key} routes: they check their own links"):
+            await self.app(scope, receive, send)
+
+
 class RequestIds:
     """Gives every request an id, echoed in `X-Request-Id` and in every log line."""
 
@@ -407,6 +436,7 @@ def create_app(
         session = await authenticate(rt, bearer(request.headers.get("authorization")) or "")
         if session is None:
             return JSONResponse({"error": "Sign in first."}, status_code=401)
+        enter_team(session.user.team_id)
         try:
             pk = decode_id(request.path_params["invoice_id"], "Invoice")
             invoice = await team_invoice(session.user.team, pk)
@@ -438,7 +468,7 @@ def create_app(
     for brik in briks:
         brik_routes = list(briks.call_one(brik, "softbrik_routes") or [])
         if brik_routes:
-            routes.append(Mount(f"/briks/{brik.key}", routes=brik_routes))
+            routes.append(Mount(f"/briks/{brik.key}", app=BrikRoutes(brik.key, brik_routes)))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -446,34 +476,41 @@ def create_app(
             if settings.is_sqlite:
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
                 await db.migrate(settings.db_url, apps)
-            await db.init_db(settings.db_url, apps)
-        try:
-            await run_brik_hooks(briks, "softbrik_startup", app=app, platform=rt.extras["platform"])
-            await rt.events.start()
-        except BaseException:
-            await rt.events.stop()
-            if manage_db:
-                await db.close_db()
-            raise
-        jobs = start_jobs(rt)
+            await db.init_db(settings.db_url, apps, settings.row_level_security)
+        # The event relay, the Briks' event delivery and the jobs are started here and work
+        # across teams: their tasks inherit this.
+        with platform_job("startup, event relay and delivery, jobs"):
+            try:
+                await run_brik_hooks(
+                    briks, "softbrik_startup", app=app, platform=rt.extras["platform"]
+                )
+                await rt.events.start()
+            except BaseException:
+                await rt.events.stop()
+                if manage_db:
+                    await db.close_db()
+                raise
+            jobs = start_jobs(rt)
         try:
             yield
         finally:
-            await stop_jobs(jobs)
-            await rt.audit.close()
-            await rt.events.stop()
-            try:
-                await run_brik_hooks(
-                    briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]
-                )
-            finally:
-                if manage_db:
-                    await db.close_db()
+            with platform_job("shutdown"):
+                await stop_jobs(jobs)
+                await rt.audit.close()
+                await rt.events.stop()
+                try:
+                    await run_brik_hooks(
+                        briks, "softbrik_shutdown", app=app, platform=rt.extras["platform"]
+                    )
+                finally:
+                    if manage_db:
+                        await db.close_db()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.rt = rt
     app.state.schema = schema
     app.add_middleware(WebGuard, settings=settings)
-    # outermost: refusals by the guard get a request id too, and are counted
+    # refusals by the guard get a request id too, and are counted
     app.add_middleware(RequestIds, metrics=rt.metrics)
+    app.add_middleware(NoTenant)  # outermost: nothing of a request runs with a tenant it inherited
     return app

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from softbrik.core.tenancy import platform_job
 from softbrik.settings import Settings
 
 console = Console(stderr=True)
+log = logging.getLogger("softbrik.cli")
 
 
 def settings() -> Settings:
@@ -57,10 +61,11 @@ def run_with_platform(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: A
         if s.is_sqlite:
             s.data_dir.mkdir(parents=True, exist_ok=True)
             await db.migrate(s.db_url, apps)
-        await db.init_db(s.db_url, apps)
+        await db.init_db(s.db_url, apps, s.row_level_security)
         try:
             rt = make_runtime(s, briks)
-            return await fn(rt.extras["platform"], *args, **kwargs)
+            with platform_job(f"cli: {fn.__name__}"):
+                return await fn(rt.extras["platform"], *args, **kwargs)
         finally:
             await db.close_db()
 
@@ -157,8 +162,18 @@ def migrate() -> None:
         elif event == "apply_done":
             console.print(" [green]ok[/green]")
 
-    asyncio.run(run(s.db_url, all_apps(s), progress=progress))
+    owner_url = s.migrate_database_url or s.db_url
+    app_role = database_user(s.db_url) if owner_url != s.db_url else None
+    asyncio.run(run(owner_url, all_apps(s), progress=progress, app_role=app_role))
     console.print("[green]database is up to date[/green]")
+    if app_role:
+        console.print(f"granted {app_role} the use of the tables, behind row-level security")
+
+
+def database_user(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).username
 
 
 @main.command()
@@ -222,13 +237,36 @@ def run_with_runtime(work: Any) -> Any:
     briks = registry(s)
 
     async def run() -> Any:
-        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()])
+        await db.init_db(s.db_url, [*db.CORE_APPS, *briks.db_apps()], s.row_level_security)
         try:
-            return await work(make_runtime(s, briks))
+            with platform_job("cli"):  # operator commands work across teams
+                return await work(make_runtime(s, briks))
         finally:
             await db.close_db()
 
     return asyncio.run(run())
+
+
+@main.group()
+def teams() -> None:
+    """A team's data, for the team."""
+
+
+@teams.command("export")
+@click.argument("team_id", type=int)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def teams_export(team_id: int, output: Path) -> None:
+    """Write a ZIP of every Brik's files for a team (its data in open formats)."""
+    from softbrik.core.portability import export_team, write_zip
+
+    async def work(rt: Any) -> int:
+        files = await export_team(rt, team_id)
+        await write_zip(files, output)  # streamed files read from the database and blobs
+        return len(files)
+
+    count: int = run_with_runtime(work)
+    log.info("team exported", extra={"team_id": team_id, "files": count})
+    console.print(f"{count} files written to {output}")
 
 
 @main.group()

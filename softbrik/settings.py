@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="Tortoise URL; default: SQLite file under data_dir"
     )
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="the tables' owner, for `softbrik migrate`; default: database_url",
+    )
+    row_level_security: bool = Field(
+        default=False,
+        description="PostgreSQL: set the tenant on every connection (softbrik/core/tenancy.py)",
+    )
     redis_url: str | None = None
     redis_prefix: str = Field(
         default="softbrik:", description="prefix of every Redis key and channel"
@@ -73,6 +81,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=1, description="deepest selection accepted")
     max_aliases: int = Field(default=30, ge=0, description="most aliases in one operation")
     max_tokens: int = Field(default=2000, ge=1, description="most tokens in one document")
+    max_field_repeats: int = Field(
+        default=20, ge=1, description="most times one selection set may repeat a response name"
+    )
     max_batch_operations: int = Field(
         default=0, ge=0, description="operations in one batched POST; 0 turns batching off"
     )

@@ -111,9 +111,19 @@ def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
 class TestDatabase:
     __test__ = False
     url: str
+    """The tables' owner's URL (migrations, dumps, CLI runs of the tests)."""
     admin_url: str | None = None
     name: str | None = None
     tables: list[str] = field(default_factory=list)
+    app_url: str | None = None
+    """With SOFTBRIK_TEST_ROW_LEVEL_SECURITY=1 on PostgreSQL: the app's own role, without
+    BYPASSRLS, which the app and the tests' own queries use (the tests' as platform work)."""
+
+    @property
+    def app_role(self) -> str | None:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.app_url).username if self.app_url else None
 
     @property
     def is_postgres(self) -> bool:
@@ -133,6 +143,39 @@ async def _create_postgres_database(admin_url: str) -> tuple[str, str]:
     return f"{base}/{name}", name
 
 
+async def _drop_role(admin_url: str, role: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+    finally:
+        await conn.close()
+
+
+def row_level_security_tests() -> bool:
+    return os.environ.get("SOFTBRIK_TEST_ROW_LEVEL_SECURITY", "") not in ("", "0")
+
+
+async def _create_app_role(database: TestDatabase) -> str:
+    """A login role like production's application role; the URL the app connects with."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from softbrik.core.tenancy import grant_sql
+
+    role = f"softbrik_app_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_hex(12)
+    owner = Tortoise.get_connection("default")
+    await owner.execute_script(
+        f"CREATE ROLE {role} LOGIN PASSWORD '{password}'; {grant_sql(role)}; "
+        # Only for the tests: the probe tables of the dump tests.
+        f"GRANT CREATE ON SCHEMA public TO {role}"
+    )
+    parts = urlsplit(database.url)
+    netloc = f"{role}:{password}@{parts.hostname}:{parts.port or 5432}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 async def _drop_postgres_database(admin_url: str, name: str) -> None:
     import asyncpg
 
@@ -147,6 +190,15 @@ async def empty_tables(database: TestDatabase) -> None:
     conn = Tortoise.get_connection("default")
     if database.is_postgres:
         tables = ", ".join(f'"{t}"' for t in database.tables)
+        if database.app_url:  # restarting the id sequences is the owner's right
+            import asyncpg
+
+            owner = await asyncpg.connect(database.url.replace("postgres://", "postgresql://", 1))
+            try:
+                await owner.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            finally:
+                await owner.close()
+            return
         await conn.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     else:
         script = "PRAGMA foreign_keys = OFF;"
@@ -668,8 +720,15 @@ async def softbrik_db(
             pytest.fail("SOFTBRIK_REQUIRE_SERVICES=1 but SOFTBRIK_TEST_POSTGRES_URL is not set")
         database = TestDatabase(f"sqlite://{softbrik_data_dir / 'test.sqlite3'}")
     await db.migrate(database.url, apps)
+    if database.is_postgres and row_level_security_tests():
+        from softbrik.core import tenancy
+
+        await Tortoise.init(config=db.tortoise_config(database.url, apps))
+        database.app_url = await _create_app_role(database)
+        # The tests read and write any row directly; the app sets no tenant on each request.
+        tenancy.default_tenancy = tenancy.Tenancy(platform="tests")
     await Tortoise.close_connections()
-    await db.init_db(database.url, apps)
+    await db.init_db(database.app_url or database.url, apps, database.app_url is not None)
     database.tables = _model_tables()
     try:
         yield database
@@ -677,6 +736,8 @@ async def softbrik_db(
         await db.close_db()
         if database.admin_url and database.name:
             await _drop_postgres_database(database.admin_url, database.name)
+            if database.app_role:
+                await _drop_role(database.admin_url, database.app_role)
 
 
 @pytest.fixture(scope="session")
@@ -685,7 +746,12 @@ def softbrik_app(
 ) -> Any:
     from softbrik.app import create_app
 
-    settings = softbrik_settings.model_copy(update={"database_url": softbrik_db.url})
+    settings = softbrik_settings.model_copy(
+        update={
+            "database_url": softbrik_db.app_url or softbrik_db.url,
+            "row_level_security": softbrik_db.app_url is not None,
+        }
+    )
     return create_app(settings, briks=softbrik_briks, manage_db=False)
 
 

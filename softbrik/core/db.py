@@ -46,9 +46,24 @@ class TeamScoped(Model):
         abstract = True
 
 
-def tortoise_config(db_url: str, apps: Iterable[DbApp]) -> dict[str, Any]:
+def is_postgres(db_url: str) -> bool:
+    return db_url.startswith(("postgres://", "postgresql://", "asyncpg://", "psycopg://"))
+
+
+def tortoise_config(
+    db_url: str, apps: Iterable[DbApp], row_level_security: bool = False
+) -> dict[str, Any]:
+    connection: str | dict[str, Any] = db_url
+    if row_level_security and is_postgres(db_url):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        from softbrik.core.tenancy import apply_to_connection
+
+        # Each connection taken from the pool gets the running task's tenant first.
+        connection = expand_db_url(db_url)
+        connection["credentials"]["setup"] = apply_to_connection
     return {
-        "connections": {"default": db_url},
+        "connections": {"default": connection},
         "apps": {
             app.label: {
                 "models": [app.models],
@@ -62,21 +77,38 @@ def tortoise_config(db_url: str, apps: Iterable[DbApp]) -> dict[str, Any]:
     }
 
 
-async def init_db(db_url: str, apps: Iterable[DbApp]) -> None:
-    """Connect for the whole process: requests run in other tasks than the lifespan's."""
-    await Tortoise.init(config=tortoise_config(db_url, apps), _enable_global_fallback=True)
+async def init_db(db_url: str, apps: Iterable[DbApp], row_level_security: bool = False) -> None:
+    """Connect for the whole process: requests run in other tasks than the lifespan's.
+
+    With `row_level_security` (PostgreSQL), every connection carries the tenant of the task
+    that uses it (`softbrik.core.tenancy`)."""
+    await Tortoise.init(
+        config=tortoise_config(db_url, apps, row_level_security), _enable_global_fallback=True
+    )
 
 
 async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(db_url: str, apps: Iterable[DbApp], progress: Any = None) -> None:
-    """Apply every app's committed migrations (Tortoise's own migration engine)."""
+async def migrate(
+    db_url: str, apps: Iterable[DbApp], progress: Any = None, app_role: str | None = None
+) -> None:
+    """Apply every app's committed migrations (Tortoise's own migration engine).
+
+    On PostgreSQL, then put every team table behind row-level security and, given the
+    application's role, grant it the use of the tables (`softbrik.core.tenancy`)."""
     from tortoise.migrations.api.migrate import migrate as run
 
+    from softbrik.core.tenancy import apply_policies
+
+    apps = list(apps)
     try:
         await run(config=tortoise_config(db_url, apps), progress=progress)
+        if is_postgres(db_url):
+            await Tortoise.close_connections()
+            await Tortoise.init(config=tortoise_config(db_url, apps))
+            await apply_policies(Tortoise.get_connection("default"), app_role)
     finally:
         await Tortoise.close_connections()
 

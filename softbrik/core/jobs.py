@@ -13,6 +13,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from softbrik.core.tenancy import platform_job
+
 log = logging.getLogger("softbrik.jobs")
 
 Job = Callable[[Any], Awaitable[int]]
@@ -24,7 +26,8 @@ async def run_once(name: str, job: Job, rt: Any) -> int:
     Counted in the runtime's metrics: `softbrik_job_runs`, `softbrik_job_last_success_...`."""
     started = time.perf_counter()
     try:
-        done = await job(rt)
+        with platform_job(name):  # a job works across teams
+            done = await job(rt)
     except Exception:
         rt.metrics.job_runs.labels(name, "failed").inc()
         raise

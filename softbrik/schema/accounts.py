@@ -18,6 +18,7 @@ from softbrik.core.accounts.models import Seat as SeatRow
 from softbrik.core.accounts.models import User as UserRow
 from softbrik.core.billing import service as billing
 from softbrik.core.errors import DomainError, NotFound
+from softbrik.core.tenancy import enter_team
 from softbrik.schema.billing import (
     AccountClosure,
     BillingAccount,
@@ -271,6 +272,12 @@ async def _member(info: Info[Context, Any], user_id: strawberry.ID) -> Member:
     return Member.of(row, seats)
 
 
+def signed_in(user: UserRow, token: str) -> AuthPayload:
+    # The rest of the request (the payload's fields) runs as the new session's team.
+    enter_team(user.team_id)
+    return AuthPayload(token=token, user=User.of(user))
+
+
 async def _change_member(
     info: Info[Context, Any],
     user_id: strawberry.ID,
@@ -301,7 +308,7 @@ class AccountsMutation:
             language=input.language,
         )
         user, token = await accounts.sign_up(ctx.rt, form, ctx.client_address)
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def log_in(self, info: Info[Context, Any], email: str, password: str) -> AuthPayload:
@@ -312,7 +319,7 @@ class AccountsMutation:
             ctx.note_sign_in(email, getattr(exc, "account", None))
             raise
         ctx.note_sign_in(email, user)
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def log_out(self, info: Info[Context, Any]) -> bool:
@@ -344,7 +351,7 @@ class AccountsMutation:
         user, token = await accounts.accept_invitation(
             ctx.rt, input.token, input.name, input.password, ctx.client_address
         )
-        return AuthPayload(token=token, user=User.of(user))
+        return signed_in(user, token)
 
     @strawberry.mutation
     async def assign_brik(

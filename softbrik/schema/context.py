@@ -10,6 +10,7 @@ from softbrik.core.accounts.seats import active_brik_keys
 from softbrik.core.errors import Forbidden, Unauthenticated
 from softbrik.core.events.bus import AccessCheck
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import enter_team
 from softbrik.plugin import BrikContext, BrikNodeLoader
 
 
@@ -46,6 +47,10 @@ class Context:
         self.session = found if state == "ok" else None
         self.token_state = "" if state == "ok" else state
         self.token_owner = found.user if found is not None and state != "ok" else None
+        if self.session is not None:
+            # The second wall (PostgreSQL row-level security): from here on, this request's
+            # queries see only the caller's team.
+            enter_team(self.session.user.team_id)
         self._brik_keys = None
         self._brik_contexts.clear()
 

@@ -11,12 +11,17 @@ allowed and the found value:
   depth 3. Fragments count where they are spread, so they cannot hide depth; a fragment cycle
   is ended here and reported by graphql-core's own `NoFragmentCyclesRule`;
 - **aliases** (`SOFTBRIK_MAX_ALIASES`): every `alias:` in the operation, counted once per use
-  of the fragment it is in, so a fragment spread twenty times counts twenty times.
+  of the fragment it is in, so a fragment spread twenty times counts twenty times;
+- **repeats** (`SOFTBRIK_MAX_FIELD_REPEATS`): how often one response name appears in one
+  selection set, fragments expanded. graphql-core's overlapping-fields rule compares every pair
+  of such fields, so `{ me { id id id … } }` within the token limit costs the server a quarter
+  of a second of CPU; this is checked on the parsed document before validation runs at all.
 
+Subscriptions sent over plain HTTP (GET or POST) are refused: they run on the WebSocket only.
 In production (`SOFTBRIK_ENV=production`), introspection is refused and validation messages
 leave out their "Did you mean …?" suggestions, which would otherwise spell out the schema.
 
-The rules are validation rule classes made once per set of limits (`rules_for`), so the
+The rules are validation rule classes made once per limit (`depth_rule`, `alias_rule`), so the
 document cache (softbrik/schema/documents.py) keys its validation results by them and a cached
 document is still checked against the limits in force. The token limit is a parser option,
 which the cache also keys by.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +47,7 @@ from graphql import (
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule, ValidationContext, ValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from softbrik.settings import Settings
 
@@ -124,6 +131,55 @@ def operation_aliases(document: Any, operation: OperationDefinitionNode) -> int:
     return aliases(operation.selection_set)
 
 
+def most_repeats(document: Any) -> tuple[str, int]:
+    """The response name that one selection set of `document` repeats most, and how often.
+
+    A fragment's names are counted once per selection set it is spread in (graphql-core's rule
+    compares a fragment once, however often it is spread), and computed once per fragment.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    memo: dict[str, Counter[str]] = {}
+    worst: tuple[str, int] = ("", 0)
+
+    def names(selection_set: SelectionSetNode, visiting: frozenset[str]) -> Counter[str]:
+        found: Counter[str] = Counter()
+        spread: set[str] = set()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                found[(selection.alias or selection.name).value] += 1
+            elif isinstance(selection, InlineFragmentNode):
+                found.update(names(selection.selection_set, visiting))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in spread or name in visiting or name not in fragments:
+                    continue  # cycles and unknown fragments are graphql-core's to report
+                spread.add(name)
+                if name not in memo:
+                    memo[name] = names(fragments[name].selection_set, visiting | {name})
+                found.update(memo[name])
+        return found
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        nonlocal worst
+        if selection_set is None:
+            return
+        counted = names(selection_set, frozenset())
+        if counted:
+            name, times = counted.most_common(1)[0]
+            if times > worst[1]:
+                worst = (name, times)
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode | InlineFragmentNode):
+                walk(selection.selection_set)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            walk(definition.selection_set)
+    return worst
+
+
 def _operations(context: ValidationContext) -> Iterator[OperationDefinitionNode]:
     for definition in context.document.definitions:
         if isinstance(definition, OperationDefinitionNode):
@@ -196,6 +252,7 @@ class QueryLimits:
     max_depth: int
     max_aliases: int
     max_tokens: int
+    max_repeats: int = 20
     production: bool = False
 
     @classmethod
@@ -204,6 +261,7 @@ class QueryLimits:
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_tokens,
+            max_repeats=settings.max_field_repeats,
             production=settings.env == "production",
         )
 
@@ -222,8 +280,12 @@ class QueryLimits:
         return lambda: LimitQueries(self)
 
 
+OVER_WEBSOCKET = "Subscriptions run over a WebSocket on /graphql (graphql-transport-ws)."
+
+
 class LimitQueries(SchemaExtension):
-    """Adds the limits' parser options and validation rules to every operation."""
+    """Adds the limits' parser options and validation rules to every operation, and refuses
+    subscriptions over plain HTTP (they only run on the WebSocket)."""
 
     def __init__(self, limits: QueryLimits) -> None:
         self.limits = limits
@@ -251,6 +313,27 @@ class LimitQueries(SchemaExtension):
                 }
 
     def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        request = getattr(context.context, "request", None)
+        over_http = request is not None and request.scope["type"] == "http"
+        if over_http and context.operation_type is OperationType.SUBSCRIPTION:
+            # Set before validation, so neither the cache nor Strawberry validates it.
+            context.pre_execution_errors = [
+                GraphQLError(OVER_WEBSOCKET, extensions={"code": "BAD_USER_INPUT"})
+            ]
+        elif context.graphql_document is not None and not context.pre_execution_errors:
+            name, times = most_repeats(context.graphql_document)
+            allowed = self.limits.max_repeats
+            if times > allowed:
+                context.pre_execution_errors = [
+                    too_complex(
+                        f"A selection asks for {name!r} {times} times; at most {allowed} are"
+                        " allowed. Ask for each field once.",
+                        "max_field_repeats",
+                        allowed,
+                        times,
+                    )
+                ]
         yield
         if self.limits.production:
             for error in self.execution_context.pre_execution_errors or ():

@@ -7,6 +7,7 @@ finishes the work without charging twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -84,6 +85,78 @@ async def test_a_run_killed_mid_way_resumes_without_charging_twice(
     second = await PaymentAttempt.get(invoice_id=renewals[1].id)
     assert second.charge_id == charges(softbrik_app)[5].id
     assert (await run_due(rt)).steps == 0
+
+
+def invoice_mails(outbox, team) -> list[str]:
+    """The subjects of the invoice e-mails the team's admin received."""
+    return [
+        m["Subject"]
+        for m in outbox()
+        if m["To"] == team.admin.email and m["Subject"].startswith(("Faktura", "Invoice"))
+    ]
+
+
+async def test_a_run_killed_after_the_charge_sends_the_invoice_once(
+    gql, team_factory, softbrik_app, clock, outbox
+):
+    """R-BILL-9, -21: the invoice e-mail goes out after the step commits (written in the step's
+    transaction, sent after it), so the step killed after the charge and done again sends it
+    once, not once per attempt."""
+    rt = softbrik_app.state.rt
+    team = await team_factory.sign_up(["notes"])
+    await advance(gql, at("2026-02-11", 12))
+    real = rt.gateway
+    clock.advance(at("2026-02-12", 12))
+    rt.gateway = KilledAfterCharge(real, n=1)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_due(rt)
+    finally:
+        rt.gateway = real
+    assert invoice_mails(outbox, team) == ["Faktura SB-000001 fra Softbrik"]  # the sign-up's
+    assert (await run_due(rt)).failures == []
+    assert invoice_mails(outbox, team) == [
+        "Faktura SB-000001 fra Softbrik",
+        "Faktura SB-000002 fra Softbrik",
+    ]
+
+
+@dataclass
+class KilledAfterMail:
+    """Fault injection: the run dies just before the `n`-th e-mail leaves."""
+
+    real: Any
+    n: int
+    calls: int = 0
+
+    async def send(self, message: Any) -> None:
+        self.calls += 1
+        if self.calls == self.n:
+            raise asyncio.CancelledError("killed")
+        await self.real.send(message)
+
+
+async def test_an_e_mail_of_a_committed_step_left_unsent_by_a_kill_goes_out_once(
+    gql, team_factory, softbrik_app, clock, outbox
+):
+    """The step committed, the run died before the e-mail left: the next run sends it, once."""
+    rt = softbrik_app.state.rt
+    team = await team_factory.sign_up(["notes"])
+    await advance(gql, at("2026-02-11", 12))
+    clock.advance(at("2026-02-12", 12))
+    real = rt.mailer
+    rt.mailer = KilledAfterMail(real, n=1)  # the renewal invoice
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_due(rt)
+    finally:
+        rt.mailer = real
+    assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 1
+    assert len(invoice_mails(outbox, team)) == 1  # the sign-up's only
+    assert (await run_due(rt)).steps == 0  # nothing left to do but the e-mail
+    assert len(invoice_mails(outbox, team)) == 2
+    assert (await run_due(rt)).steps == 0
+    assert len(invoice_mails(outbox, team)) == 2
 
 
 async def test_two_runs_at_once_do_each_step_once(gql, team_factory, softbrik_app, clock):

@@ -5,7 +5,8 @@ A team's month is three steps, each its own transaction with the billing account
 reminder, the composition and the renewal (R-BILL-15, -17, -21). Each step reads the account and
 the team's unsettled invoices once; the team and its admins' addresses are read once per team,
 not at every step; events are written in one insert per step (on PostgreSQL with the event log's
-lock and notification, two statements more).
+lock and notification, two statements more); an e-mail is written in the step's transaction and
+sent after it commits, under its row lock, then marked sent (three statements).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from softbrik.core.billing.job import run_due
 from softbrik.core.billing.models import Invoice
 from tests.billing.helpers import at
 
-# SQLite: team and admins 2, reminder 5, composition 6, renewal 8 (see the test's docstring).
-PER_TEAM = 21
+# SQLite: team and admins 2, reminder 5 + 3, composition 6, renewal 8 + 3 (see the docstring).
+PER_TEAM = 27
 EVENT_STEPS = (
     2  # the reminder's REMINDER_SENT, the renewal's INVOICE_FINALIZED and PAYMENT_SUCCEEDED
 )
-RUN = 3  # the run's own: how many are due, and the pages of due teams
+RUN = 4  # the run's own: unsent e-mails, how many teams are due, and the pages of due teams
 
 
 def per_team_limit() -> int:

@@ -21,7 +21,7 @@ from softbrik.core.crypto.models import TeamKey
 from softbrik.core.crypto.rotation import rotate_keys
 from softbrik.testing import TeamFactory, TestDatabase
 from tests.billing.helpers import CLOSE, advance, at
-from tests.core.crypto.test_vault import dump_postgres
+from tests.core.crypto.test_vault import dump_postgres, dump_sqlite
 
 ADD_NOTE = "mutation($t: String!, $b: String!) { notesAdd(title: $t, body: $b) { title } }"
 
@@ -50,15 +50,9 @@ async def raw_dumps(db: TestDatabase, blobs_dir: Path) -> list[bytes]:
     if db.is_postgres:
         dumps = [dump_postgres(db.url)]
     else:
-        # A page-for-page copy made by SQLite itself: opening and closing the live database's
-        # files from this process would drop the POSIX locks SQLite holds on them, and a later
-        # process (a CLI test) could then miss or damage this process's WAL.
         path = Path(db.url.removeprefix("sqlite://"))
-        copy = path.with_name("raw-dump-copy.sqlite3")
-        copy.unlink(missing_ok=True)
-        await Tortoise.get_connection("default").execute_script(f"VACUUM INTO '{copy}'")
-        dumps = [copy.read_bytes()]
-        copy.unlink()
+        await Tortoise.get_connection("default").execute_script("PRAGMA wal_checkpoint(FULL)")
+        dumps = dump_sqlite(path)
     return dumps + read_files(blobs_dir, "**/*")
 
 

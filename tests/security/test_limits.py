@@ -217,3 +217,39 @@ async def test_a_batch_at_the_cap_runs_and_one_more_is_refused(app_with):
         error = refused.json()["errors"][0]
         assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
         assert "2 operations" in error["message"]
+
+
+def repeated(times: int, via_fragment: bool = False) -> str:
+    """`times` equal fields in one selection set, directly or half of them through fragments."""
+    if not via_fragment:
+        return "{ me { " + "id " * times + "} }"
+    direct, spread = times - times // 2, times // 2
+    fragments = " ".join(f"fragment F{i} on User {{ id }}" for i in range(spread))
+    spreads = " ".join(f"...F{i}" for i in range(spread))
+    return f"{{ me {{ {'id ' * direct}{spreads} }} }} {fragments}"
+
+
+@pytest.mark.parametrize("via_fragment", [False, True])
+async def test_repeats_at_the_limit_run_and_one_more_is_refused(gql: GraphQLClient, via_fragment):
+    limit = DEFAULTS.max_field_repeats
+    assert (await gql.execute(repeated(limit, via_fragment))) == {"data": {"me": None}}
+    error = await gql.error(repeated(limit + 1, via_fragment))
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["limit"] == "max_field_repeats"
+    assert (error["extensions"]["allowed"], error["extensions"]["found"]) == (limit, limit + 1)
+    assert "'id'" in error["message"]
+
+
+async def test_many_repeats_are_refused_before_validation_gives_up(gql: GraphQLClient):
+    """Within the token limit, 900 equal fields made graphql-core's overlapping-fields rule
+    work for a quarter of a second and then answer "Validation aborted"; now the count stops it
+    first."""
+    error = await gql.error(repeated(900))
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["found"] == 900
+
+
+async def test_one_fragment_spread_twice_counts_once_like_graphql_core(gql: GraphQLClient):
+    document = "{ me { ...F ...F " + "id " * (DEFAULTS.max_field_repeats - 1) + "} }"
+    document += " fragment F on User { id }"
+    assert (await gql.execute(document)) == {"data": {"me": None}}

@@ -122,3 +122,19 @@ async def test_a_failure_outside_graphql_answers_a_bare_500(
         )
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_subscriptions_over_plain_http_are_refused(http, team_factory, method: str):
+    """Subscriptions run over the WebSocket only; over HTTP they are the caller's mistake (they
+    used to fail as internal errors)."""
+    team = await team_factory.sign_up()
+    query = "subscription { billingEvents { type } }"
+    auth = {"Authorization": f"Bearer {team.admin.token}"}
+    if method == "GET":
+        response = await http.get("/graphql", params={"query": query}, headers=auth)
+    else:
+        response = await http.post("/graphql", json={"query": query}, headers=auth)
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "WebSocket" in error["message"]

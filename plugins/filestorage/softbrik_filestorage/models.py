@@ -79,6 +79,11 @@ class Version(TeamScoped):
     item_id: int
     number = fields.IntField()
     blob = fields.CharField(max_length=100)
+    """The sealed blob, or for a resumable upload the prefix of its chunks (`u/<token>/`).
+
+    Copies share it: it is deleted with the last version that refers to it."""
+    upload_id = fields.BigIntField(null=True)
+    """Set when the content is the chunks of this upload, in order (nothing was copied)."""
     size = fields.BigIntField()
     sha256 = fields.CharField(max_length=64)
     content_type = fields.CharField(max_length=255)
@@ -144,6 +149,8 @@ class Chunk(TeamScoped):
     )
     index = fields.IntField()
     size = fields.BigIntField()
+    key = fields.CharField(max_length=100, null=True)
+    """The sealed blob of this chunk (a new one for every attempt)."""
 
     class Meta:
         table = "filestorage_chunk"

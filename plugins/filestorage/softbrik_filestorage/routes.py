@@ -56,15 +56,17 @@ def stream(platform: Platform, download: service.Download, request: Request) -> 
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     headers["Content-Length"] = str(end - start)
-    blobs = platform.blobs(service.BRIK)
-
     ranged = status == 206
 
     async def body() -> AsyncIterator[bytes]:
-        if ranged:
-            pieces = blobs.read(download.team_id, download.blob, start, end)
-        else:
-            pieces = blobs.read(download.team_id, download.blob)
+        pieces = service.read_content(
+            platform,
+            download.team_id,
+            download.blob,
+            download.upload_id,
+            start if ranged else 0,
+            end if ranged else None,
+        )
         async for piece in pieces:
             yield piece
 
@@ -87,6 +89,25 @@ async def download(request: Request) -> Response:
     return stream(platform, found, request)
 
 
+STATUS = {"BAD_USER_INPUT": 400, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409}
+
+
+async def chunk(request: Request) -> Response:
+    """PUT one chunk of a resumable upload: the body is the chunk's bytes, streamed into its
+    sealed blob as they arrive (no multipart parsing, no spooling)."""
+    platform = _platform(request)
+    try:
+        actor, upload_id = await service.chunk_actor(platform, request.path_params["token"])
+        index = request.path_params["index"]
+        upload = await service.put_chunk(actor, upload_id, index, request.stream())
+    except DomainError as exc:
+        body = {"error": exc.message, "code": exc.code, **exc.extensions}
+        if getattr(exc, "field", None):
+            body["field"] = getattr(exc, "field", None)
+        return JSONResponse(body, status_code=STATUS.get(exc.code, 400))
+    return JSONResponse({"receivedChunks": await service.received_chunks(upload)})
+
+
 async def share(request: Request) -> Response:
     """GET (password in `X-Share-Password`) or POST a form with `password`."""
     platform = _platform(request)
@@ -105,4 +126,5 @@ async def share(request: Request) -> Response:
 ROUTES = [
     Route("/download/{token}", download, methods=["GET"]),
     Route("/share/{token}", share, methods=["GET", "POST"]),
+    Route("/upload/{token}/{index:int}", chunk, methods=["PUT"]),
 ]

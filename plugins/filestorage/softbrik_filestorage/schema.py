@@ -262,6 +262,13 @@ class FileUpload:
     def received_chunks(self) -> list[int]:
         return self.received
 
+    @strawberry.field(
+        description="PUT each chunk's bytes to this link followed by its index "
+        "(the fast way: streamed, no multipart)."
+    )
+    def chunk_url(self, info: Info[Any, Any]) -> str:
+        return service.chunk_url(brik_context(info).platform, self.row)
+
     @strawberry.field(description="OPEN, ASSEMBLING, DONE or ABORTED.")
     def status(self) -> str:
         return self.row.status.upper()
@@ -293,6 +300,17 @@ async def load_folder(ctx: BrikContext, pk: int) -> Folder | None:
 
 
 NODES = {"File": load_file, "Folder": load_folder}
+
+
+async def _listing(
+    info: Info[Any, Any], folder_id: strawberry.ID | None, kind: str, first: int, offset: int
+) -> list[Item]:
+    """The files or folders of a folder the member may read, or of the top of the team drive."""
+    folder = await service.get_folder(
+        actor(info), decode_optional(info, folder_id, "Folder", "folderId")
+    )
+    team_id = brik_context(info).team_id
+    return await service.list_items(team_id, folder.id if folder else None, kind, first, offset)
 
 
 async def _upload_out(row: UploadRow) -> FileUpload:
@@ -353,13 +371,7 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[File]:
-        folder = await service.get_folder(
-            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
-        )
-        rows = await service.list_items(
-            brik_context(info).team_id, folder.id if folder else None, FILE, first, offset
-        )
-        return [File(row=row) for row in rows]
+        return [File(row=row) for row in await _listing(info, folder_id, FILE, first, offset)]
 
     @strawberry.field(description="The top of the team drive, or a folder: its folders, by name.")
     async def folders(
@@ -369,12 +381,7 @@ class FilestorageQuery:
         first: int = 100,
         offset: int = 0,
     ) -> list[Folder]:
-        folder = await service.get_folder(
-            actor(info), decode_optional(info, folder_id, "Folder", "folderId")
-        )
-        rows = await service.list_items(
-            brik_context(info).team_id, folder.id if folder else None, FOLDER, first, offset
-        )
+        rows = await _listing(info, folder_id, FOLDER, first, offset)
         return [Folder(row=row) for row in rows]
 
     @strawberry.field(description="Files you see whose name contains the text (by name).")

@@ -21,6 +21,7 @@ import mimetypes
 import re
 import secrets
 import zipfile
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ DELETED = "FILESTORAGE_FILE_DELETED"
 NEARLY_FULL = "FILESTORAGE_QUOTA_NEARLY_FULL"
 EVENTS = (UPLOADED, DELETED, NEARLY_FULL)
 DOWNLOAD_PURPOSE = "filestorage.download"
+CHUNK_PURPOSE = "filestorage.chunk"
 MAX_NAME = 255
 MAX_DEPTH = 40
 MAX_PAGE = 100
@@ -487,7 +489,7 @@ async def start_upload(
                 raise _taken(name)
             _check_lock(existing, actor)
         await _reserve(actor.team_id, size)
-        return await Upload.create(
+        upload = await Upload.create(
             team_id=actor.team_id,
             token=secrets.token_hex(16),
             user_id=actor.user_id,
@@ -501,6 +503,10 @@ async def start_upload(
             created_at=now,
             expires_at=now + timedelta(hours=CONFIG.upload_idle_hours),
         )
+    _hashers[upload.id] = (0, hashlib.sha256())
+    while len(_hashers) > HASHERS_KEPT:
+        _hashers.popitem(last=False)
+    return upload
 
 
 def chunk_count(upload: Upload) -> int:
@@ -529,7 +535,35 @@ async def received_chunks(upload: Upload) -> list[int]:
 
 
 def _chunk_key(upload: Upload, index: int) -> str:
-    return f"u/{upload.token}/{index}"
+    """A new key for an attempt at a chunk: a chunk sent again never overwrites bytes that a
+    completion may already have taken."""
+    return f"{_parts_prefix(upload.token)}{index}-{secrets.token_hex(4)}"
+
+
+def _parts_prefix(token: str) -> str:
+    return f"u/{token}/"
+
+
+HASHERS_KEPT = 1000
+_hashers: OrderedDict[int, tuple[int, Any]] = OrderedDict()
+"""Per open upload in this process: the next chunk index and the SHA-256 of the chunks before
+it, fed while they are received in order, so completing needs no pass over the bytes. An upload
+whose chunks come out of order, again, or to another process is hashed at completion instead."""
+
+
+def _hasher_for(upload: Upload, index: int) -> Any | None:
+    state = _hashers.get(upload.id)
+    if state is None or state[0] != index:
+        return None
+    return state[1].copy()
+
+
+def _hashed(upload: Upload, index: int, hasher: Any | None, replaced: bool) -> None:
+    state = _hashers.get(upload.id)
+    if replaced or (state is not None and state[0] > index):
+        _hashers.pop(upload.id, None)
+    elif hasher is not None and state is not None and state[0] == index:
+        _hashers[upload.id] = (index + 1, hasher)
 
 
 async def _limited(
@@ -549,7 +583,11 @@ async def _limited(
 async def put_chunk(
     actor: Actor, upload_id: int, index: int, chunks: AsyncIterator[bytes]
 ) -> Upload:
-    """Store one chunk (any order; sending an index again replaces it, so a resume is safe)."""
+    """Store one chunk (any order; sending an index again replaces it, so a resume is safe).
+
+    Each attempt is sealed under a new key; one locked transaction then makes it the chunk's,
+    unless the upload is no longer open (a completion has taken the chunks): then it is dropped.
+    """
     upload = await get_upload(actor, upload_id)
     if upload.status != "open":
         raise Conflict(f"This upload is {upload.status}.", field="uploadId")
@@ -560,32 +598,107 @@ async def put_chunk(
     expected = expected_chunk_size(upload, index)
     key = _chunk_key(upload, index)
     blobs = actor.platform.blobs(BRIK)
-    written = await blobs.write(actor.team_id, key, _limited(chunks, expected))
+    hasher = _hasher_for(upload, index)
+    written = await blobs.write(actor.team_id, key, _limited(chunks, expected, hasher))
     if written != expected:
         await blobs.delete(actor.team_id, key)
         raise BadUserInput(
             f"Chunk {index} must have {expected} bytes, not {written}.", field="chunk"
         )
-    now = actor.now()
-    try:
-        async with in_transaction():
-            await Chunk.get_or_create(
-                upload_id=upload.id,
-                index=index,
-                defaults={"team_id": actor.team_id, "size": written},
+    replaced: str | None = None
+    existed = False
+    async with in_transaction():
+        current = await Upload.filter(id=upload.id).select_for_update().first()
+        if current is not None and current.status == "open":
+            row = await Chunk.filter(upload_id=upload.id, index=index).first()
+            if row is None:
+                await Chunk.create(
+                    team_id=actor.team_id, upload_id=upload.id, index=index, size=written, key=key
+                )
+            else:
+                existed, replaced = True, row.key or _legacy_key(upload.token, index)
+                row.key, row.size = key, written
+                await row.save(update_fields=["key", "size"])
+            await Upload.filter(id=upload.id).update(
+                expires_at=actor.now() + timedelta(hours=CONFIG.upload_idle_hours)
             )
-    except IntegrityError:
-        pass  # the same chunk arrived twice at once: both wrote the same bytes
-    await Upload.filter(id=upload.id, status="open").update(
-        expires_at=now + timedelta(hours=CONFIG.upload_idle_hours)
-    )
+    if current is None or current.status != "open":
+        await blobs.delete(actor.team_id, key)
+        raise Conflict(f"This upload is {current.status if current else 'gone'}.", field="uploadId")
+    if replaced:
+        await blobs.delete(actor.team_id, replaced)
+    _hashed(upload, index, hasher, existed)
     return upload
 
 
+def _legacy_key(token: str, index: int) -> str:
+    """Where a chunk stored before chunks had a key per attempt is."""
+    return f"{_parts_prefix(token)}{index}"
+
+
+def chunk_url(platform: Platform, upload: Upload) -> str:
+    """Where to PUT each chunk's bytes (append the index): a signed link for the upload's
+    owner, valid while an upload may stay idle; no multipart, streamed straight into its blob."""
+    token = platform.sign(
+        CHUNK_PURPOSE,
+        {"t": upload.team_id, "u": upload.user_id, "p": upload.id},
+        timedelta(hours=CONFIG.upload_idle_hours),
+    )
+    return f"/briks/{BRIK}/upload/{token}/"
+
+
+async def chunk_actor(platform: Platform, token: str) -> tuple[Actor, int]:
+    """Who sends chunks through a chunk link, and to which upload (the seat checked each time)."""
+    claims = platform.verify(CHUNK_PURPOSE, token)
+    team_id, user_id, upload_id = int(claims["t"]), int(claims["u"]), int(claims["p"])
+    if not await platform.has_seat(team_id, user_id, BRIK):
+        raise Forbidden("You have no seat for the filestorage Brik.")
+    return Actor(team_id, user_id, platform), upload_id
+
+
+async def parts(upload_id: int) -> list[tuple[str, int]]:
+    """The sealed chunks of a completed upload, in order: (key, size)."""
+    found: list[Any] = (
+        await Chunk.filter(upload_id=upload_id)
+        .order_by("index")
+        .values_list("key", "size", "index", "upload__token")
+    )
+    return [(key or _legacy_key(token, index), int(size)) for key, size, index, token in found]
+
+
+async def read_content(
+    platform: Platform,
+    team_id: int,
+    blob: str,
+    upload_id: int | None,
+    start: int = 0,
+    end: int | None = None,
+) -> AsyncIterator[bytes]:
+    """The plaintext of a version, or of bytes [start, end) of it: one blob, or the upload's
+    chunks one after another (decrypting only the segments that cover the range)."""
+    blobs = platform.blobs(BRIK)
+    if upload_id is None:
+        whole = start == 0 and end is None
+        pieces = blobs.read(team_id, blob) if whole else blobs.read(team_id, blob, start, end)
+        async for piece in pieces:
+            yield piece
+        return
+    offset = 0
+    for key, size in await parts(upload_id):
+        a, b = max(start - offset, 0), size if end is None else min(end - offset, size)
+        offset += size
+        if a >= b:
+            continue
+        pieces = blobs.read(team_id, key) if (a, b) == (0, size) else blobs.read(team_id, key, a, b)
+        async for piece in pieces:
+            yield piece
+
+
 async def complete_upload(actor: Actor, upload_id: int) -> Item:
-    """Assemble the chunks into one sealed blob, check size and SHA-256, then show the file."""
+    """Check that every chunk is there, check the size and SHA-256, then show the file. The
+    version is the chunks as they were stored: no byte is copied."""
     upload = await get_upload(actor, upload_id)
-    blob = f"v/{secrets.token_hex(16)}"
+    blob = _parts_prefix(upload.token)
     claimed = await Upload.filter(id=upload.id, status="open").update(
         status="assembling",
         blob=blob,
@@ -601,21 +714,20 @@ async def complete_upload(actor: Actor, upload_id: int) -> Item:
         raise BadUserInput(
             f"{len(missing)} chunks are missing.", field="uploadId", missingChunks=missing[:100]
         )
-    blobs = actor.platform.blobs(BRIK)
-    hasher = hashlib.sha256()
-
-    async def assembled() -> AsyncIterator[bytes]:
-        for index in range(chunk_count(upload)):
-            async for piece in blobs.read(actor.team_id, _chunk_key(upload, index)):
-                hasher.update(piece)
-                yield piece
-
+    state = _hashers.pop(upload.id, None)
     try:
-        size = await blobs.write(actor.team_id, blob, assembled())
+        if state is not None and state[0] == chunk_count(upload):
+            sha256 = state[1].hexdigest()
+        else:
+            hasher = hashlib.sha256()
+            async for piece in read_content(actor.platform, actor.team_id, blob, upload.id):
+                hasher.update(piece)
+            sha256 = hasher.hexdigest()
+        size = sum(size for _, size in await parts(upload.id))
     except BaseException:
         await _abort(actor.platform, upload)
         raise
-    return await _finish(actor, upload, size, hasher.hexdigest())
+    return await _finish(actor, upload, size, sha256)
 
 
 async def upload_file(
@@ -644,6 +756,7 @@ async def upload_file(
 
 async def _finish(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
     """Check what was stored, then make it visible in one transaction (or undo everything)."""
+    _hashers.pop(upload.id, None)
     if size != upload.size:
         await _abort(actor.platform, upload)
         raise BadUserInput(f"Received {size} bytes; {upload.size} were announced.", field="size")
@@ -665,10 +778,6 @@ async def _finish(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
     except BaseException:
         await _abort(actor.platform, upload)
         raise
-    blobs = actor.platform.blobs(BRIK)
-    for key in await blobs.keys(actor.team_id, f"u/{upload.token}/"):
-        await blobs.delete(actor.team_id, key)
-    await Chunk.filter(upload_id=upload.id).delete()
     return item
 
 
@@ -700,7 +809,10 @@ async def _commit(actor: Actor, upload: Upload, size: int, sha256: str) -> Item:
         else:
             item = await _new_item(actor, FILE, upload.name, _place(folder))
         assert upload.blob is not None
-        content = Content(upload.blob, size, sha256, upload.content_type)
+        chunked = upload.blob == _parts_prefix(upload.token)
+        content = Content(
+            upload.blob, size, sha256, upload.content_type, upload.id if chunked else None
+        )
         await _new_version(actor, item, content)
         await Upload.filter(id=upload.id).update(status="done", reserved_bytes=0)
         await Usage.filter(team_id=team_id).update(
@@ -719,6 +831,8 @@ class Content:
     size: int
     sha256: str
     content_type: str
+    upload_id: int | None = None
+    """Set when the content is that upload's chunks (`blob` is then their prefix)."""
 
 
 async def _new_item(actor: Actor, kind: str, name: str, place: dict[str, Any]) -> Item:
@@ -746,6 +860,7 @@ async def _new_version(actor: Actor, item: Item, content: Content) -> Version:
         item_id=item.id,
         number=item.version_count,
         blob=content.blob,
+        upload_id=content.upload_id,
         size=content.size,
         sha256=content.sha256,
         content_type=content.content_type,
@@ -775,13 +890,19 @@ async def _abort(platform: Platform, upload: Upload) -> bool:
         await Usage.filter(team_id=upload.team_id).update(
             charged_bytes=F("charged_bytes") - current.reserved_bytes
         )
-    blobs = platform.blobs(BRIK)
-    for key in await blobs.keys(upload.team_id, f"u/{upload.token}/"):
-        await blobs.delete(upload.team_id, key)
-    if current.blob:
-        await blobs.delete(upload.team_id, current.blob)
-    await Chunk.filter(upload_id=upload.id).delete()
+    _hashers.pop(upload.id, None)
+    await _delete_parts(platform, upload.team_id, upload.token, upload.id)
+    if current.blob and current.blob != _parts_prefix(upload.token):
+        await platform.blobs(BRIK).delete(upload.team_id, current.blob)
     return True
+
+
+async def _delete_parts(platform: Platform, team_id: int, token: str, upload_id: int) -> None:
+    """Every sealed chunk of an upload (replaced attempts too) and its rows."""
+    blobs = platform.blobs(BRIK)
+    for key in await blobs.keys(team_id, _parts_prefix(token)):
+        await blobs.delete(team_id, key)
+    await Chunk.filter(upload_id=upload_id).delete()
 
 
 async def abort_upload(actor: Actor, upload_id: int) -> Upload:
@@ -826,7 +947,9 @@ async def get_version(
 
 
 def _content(version: Version) -> Content:
-    return Content(version.blob, version.size, version.sha256, version.content_type)
+    return Content(
+        version.blob, version.size, version.sha256, version.content_type, version.upload_id
+    )
 
 
 async def restore_version(actor: Actor, version_id: int) -> Item:
@@ -1053,8 +1176,10 @@ async def _purge(platform: Platform, team_id: int, roots: Sequence[Item]) -> int
             query |= Q(ancestors__startswith=root.subtree_prefix)
     async with in_transaction():
         ids = list(await Item.filter(query, team_id=team_id).values_list("id", flat=True))
-        gone = await Version.filter(team_id=team_id, item_id__in=ids).values_list("blob", "size")
-        freed = sum(size for _, size in gone)
+        gone = await Version.filter(team_id=team_id, item_id__in=ids).values_list(
+            "blob", "size", "upload_id"
+        )
+        freed = sum(size for _, size, _ in gone)
         await ShareLink.filter(team_id=team_id, item_id__in=ids).delete()
         await Share.filter(team_id=team_id, item_id__in=ids).delete()
         await Version.filter(team_id=team_id, item_id__in=ids).delete()
@@ -1065,11 +1190,16 @@ async def _purge(platform: Platform, team_id: int, roots: Sequence[Item]) -> int
         await _after_usage_change(platform, team_id, None)
     # Copies share blobs: a blob goes with the last version that refers to it. A copy locks
     # its (live) originals, so none can refer to a blob of what is purged here meanwhile.
-    keys = {blob for blob, _ in gone}
-    kept = set(await Version.filter(team_id=team_id, blob__in=keys).values_list("blob", flat=True))
-    blobs = platform.blobs(BRIK)
-    for blob in sorted(keys - kept):
-        await blobs.delete(team_id, blob)
+    keys = {blob: upload_id for blob, _, upload_id in gone}
+    kept = set(
+        await Version.filter(team_id=team_id, blob__in=list(keys)).values_list("blob", flat=True)
+    )
+    for blob in sorted(set(keys) - kept):
+        upload_id = keys[blob]
+        if upload_id is None:
+            await platform.blobs(BRIK).delete(team_id, blob)
+        else:
+            await _delete_parts(platform, team_id, blob.split("/")[1], upload_id)
     return len(ids)
 
 
@@ -1124,8 +1254,22 @@ class Download:
     size: int
     sha256: str
     content_type: str
+    upload_id: int | None = None
     user_id: int | None = None
     """Who downloads (a signed-in user's link; None for a share link)."""
+
+
+def _download(team_id: int, item: Item, version: Version, user_id: int | None = None) -> Download:
+    return Download(
+        team_id,
+        version.blob,
+        item.name,
+        version.size,
+        version.sha256,
+        version.content_type,
+        version.upload_id,
+        user_id,
+    )
 
 
 async def open_download(platform: Platform, token: str) -> Download:
@@ -1136,15 +1280,7 @@ async def open_download(platform: Platform, token: str) -> Download:
         raise Forbidden("You have no seat for the filestorage Brik.")
     # Checked again on every use: a share revoked since the link was made closes it.
     version, item = await get_version(Actor(team_id, user_id, platform), version_id)
-    return Download(
-        team_id,
-        version.blob,
-        item.name,
-        version.size,
-        version.sha256,
-        version.content_type,
-        user_id,
-    )
+    return _download(team_id, item, version, user_id)
 
 
 def _token_hash(token: str) -> str:
@@ -1306,9 +1442,7 @@ async def open_share(platform: Platform, token: str, password: str | None) -> Do
     if not await query.update(downloads=F("downloads") + 1):
         raise ShareRefused(410, "This link has been used up.")
     version = await Version.get(id=item.version_id, team_id=link.team_id)
-    return Download(
-        link.team_id, version.blob, item.name, version.size, version.sha256, version.content_type
-    )
+    return _download(link.team_id, item, version)
 
 
 # --- data lifecycle and checks --------------------------------------------------------------
@@ -1342,11 +1476,12 @@ async def export_zip(
     are under `My files (user N)/`. `progress(done, total)` counts the items."""
     items = await Item.filter(team_id=team_id, trashed_at__isnull=True).order_by("id")
     by_id = {item.id: item for item in items}
-    blobs_of = dict(
-        await Version.filter(
+    contents: dict[int, tuple[str, int | None]] = {
+        version_id: (blob, upload_id)
+        for version_id, blob, upload_id in await Version.filter(
             team_id=team_id, id__in=[i.version_id for i in items if i.version_id]
-        ).values_list("id", "blob")
-    )
+        ).values_list("id", "blob", "upload_id")
+    }
 
     def name(item: Item) -> str:
         return f"{HOME_NAME} (user {item.owner_id})" if item.is_home else item.name
@@ -1355,15 +1490,15 @@ async def export_zip(
         parts = [name(by_id[i]) for i in item.ancestor_ids if i in by_id]
         return "/".join([*parts, name(item)])
 
-    blobs = platform.blobs(BRIK)
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:  # type: ignore[call-overload]
         for done, item in enumerate(items, 1):
             if item.kind == FOLDER:
                 archive.writestr(path(item) + "/", b"")
-            elif item.version_id in blobs_of:
+            elif item.version_id in contents:
+                blob, upload_id = contents[item.version_id]
                 with archive.open(path(item), "w", force_zip64=True) as out:
-                    async for piece in blobs.read(team_id, blobs_of[item.version_id]):
+                    async for piece in read_content(platform, team_id, blob, upload_id):
                         out.write(piece)
                         if sink.pieces:
                             yield sink.take()
@@ -1429,11 +1564,11 @@ async def verify(
     found = []
     store = platform.blobs(BRIK)
     for team_id in sorted(team_ids):
-        versions_ = await Version.filter(team_id=team_id).values_list("blob", "size")
+        versions_ = await Version.filter(team_id=team_id).values_list("blob", "size", "upload_id")
         open_uploads = await Upload.filter(
             team_id=team_id, status__in=["open", "assembling"]
         ).values_list("token", "blob", "reserved_bytes")
-        used = sum(size for _, size in versions_)
+        used = sum(size for _, size, _ in versions_)
         charged = used + sum(reserved for _, _, reserved in open_uploads)
         row = await Usage.get_or_none(team_id=team_id)
         drift = Drift(
@@ -1445,7 +1580,13 @@ async def verify(
         )
         if blobs:
             stored = set(await store.keys(team_id))
-            known = {blob for blob, _ in versions_}
+            known = {blob for blob, _, upload_id in versions_ if upload_id is None}
+            chunked = {upload_id for _, _, upload_id in versions_ if upload_id is not None}
+            known |= set(
+                await Chunk.filter(team_id=team_id, upload_id__in=chunked).values_list(
+                    "key", flat=True
+                )
+            )
             drift.missing_blobs = sorted(known - stored)
             in_progress = {blob for _, blob, _ in open_uploads if blob}
             prefixes = tuple(f"u/{token}/" for token, _, _ in open_uploads)
@@ -1458,13 +1599,21 @@ async def verify(
             await _usage_row(team_id)
             await Usage.filter(team_id=team_id).update(used_bytes=used, charged_bytes=charged)
             # Look again right before deleting: an upload may have completed since.
-            referenced = set(
-                await Version.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
-                    "blob", flat=True
+            referenced = (
+                set(
+                    await Version.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
+                        "blob", flat=True
+                    )
                 )
-            ) | set(
-                await Upload.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
-                    "blob", flat=True
+                | set(
+                    await Upload.filter(team_id=team_id, blob__in=drift.stray_blobs).values_list(
+                        "blob", flat=True
+                    )
+                )
+                | set(
+                    await Chunk.filter(team_id=team_id, key__in=drift.stray_blobs).values_list(
+                        "key", flat=True
+                    )
                 )
             )
             active = set(

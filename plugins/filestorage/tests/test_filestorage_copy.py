@@ -150,3 +150,29 @@ async def test_restoring_a_version_shares_its_blob(drive, local_store):
     assert await content(drive, restored["filestorageRestoreVersion"]["downloadUrl"]) == b"one"
     assert len(await local_store.keys("")) == 2
     assert (await drive.usage())["usedBytes"] == 9
+
+
+async def test_a_copy_of_a_chunked_upload_shares_its_chunks(
+    drive, blob_store, config, softbrik_app
+):
+    from softbrik_filestorage import service
+
+    platform = softbrik_app.state.rt.extras["platform"]
+    config.chunk_bytes = 1000
+    data = bytes(range(256)) * 10  # three chunks
+    upload = await drive.start("big.bin", len(data))
+    for index in range(3):
+        await drive.chunk(upload["id"], index, data[index * 1000 : (index + 1) * 1000])
+    original = (await drive.complete(upload["id"]))["data"]["filestorageCompleteUpload"]
+    copy = (await drive.ok(COPY, {"id": original["id"]}))["filestorageCopy"]
+    keys = await blob_store.keys("")
+    assert len(keys) == 3
+    assert all(d.ok and not d.stray_blobs for d in await service.verify(platform))
+    await drive.ok(DELETE, {"id": original["id"]})
+    await drive.ok(FOREVER, {"id": original["id"]})
+    assert await content(drive, copy["downloadUrl"]) == data
+    assert await blob_store.keys("") == keys
+    await drive.ok(DELETE, {"id": copy["id"]})
+    await drive.ok(FOREVER, {"id": copy["id"]})
+    assert await blob_store.keys("") == []
+    assert all(d.ok and not d.stray_blobs for d in await service.verify(platform))

@@ -46,13 +46,51 @@ async def test_chunks_in_any_order_then_complete(drive, blob_store, config):
         "quotaBytes": config.quota_bytes,
         "availableBytes": config.quota_bytes - len(DATA),
     }
-    # The chunks are gone; only the assembled, sealed blob remains.
+    # The sealed chunks are the file: nothing was copied or sealed again.
     keys = await blob_store.keys("")
-    assert len(keys) == 1 and "/v/" in keys[0]
+    assert len(keys) == 4 and all("/u/" in key for key in keys)
     data = await drive.ok(
         "query($id: ID!) { filestorage { file(id: $id) { downloadUrl } } }", {"id": file["id"]}
     )
-    assert (await drive.download(data["filestorage"]["file"]["downloadUrl"])).content == DATA
+    url = data["filestorage"]["file"]["downloadUrl"]
+    assert (await drive.download(url)).content == DATA
+    # A range across chunk boundaries reads only the chunks it covers.
+    response = await drive.download(url, {"Range": f"bytes={CHUNK - 10}-{2 * CHUNK + 9}"})
+    assert response.status_code == 206
+    assert response.content == DATA[CHUNK - 10 : 2 * CHUNK + 10]
+    response = await drive.download(url, {"Range": "bytes=-5"})
+    assert response.content == DATA[-5:]
+    # A chunk sent after completion is refused and changes nothing.
+    body = await drive.chunk(upload["id"], 0, b"x" * CHUNK)
+    assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert sorted(await blob_store.keys("")) == sorted(keys)
+
+
+async def test_the_checksum_holds_whatever_order_and_repeats(drive, local_store, config):
+    """In order, the SHA-256 is computed while the chunks arrive; a chunk sent again with other
+    bytes replaces the first (its blob is deleted) and the checksum is then computed from what
+    is stored."""
+    config.chunk_bytes = CHUNK
+    pieces = [DATA[i * CHUNK : (i + 1) * CHUNK] for i in range(4)]
+    in_order = await drive.start("a.bin", len(DATA), sha256=sha(DATA))
+    for index, piece in enumerate(pieces):
+        await drive.chunk(in_order["id"], index, piece)
+    done = await drive.complete(in_order["id"])
+    assert done["data"]["filestorageCompleteUpload"]["sha256"] == sha(DATA)
+    changed = bytes(CHUNK)
+    other = DATA[:CHUNK] + changed + DATA[2 * CHUNK :]
+    again = await drive.start("b.bin", len(DATA))
+    for index, piece in enumerate(pieces):
+        await drive.chunk(again["id"], index, piece)
+    await drive.chunk(again["id"], 1, changed)
+    done = await drive.complete(again["id"])
+    file = done["data"]["filestorageCompleteUpload"]
+    assert file["sha256"] == sha(other)
+    assert len(await local_store.keys("")) == 8
+    data = await drive.ok(
+        "query($id: ID!) { filestorage { file(id: $id) { downloadUrl } } }", {"id": file["id"]}
+    )
+    assert (await drive.download(data["filestorage"]["file"]["downloadUrl"])).content == other
 
 
 async def test_resume_after_a_dropped_connection(drive, local_store, config):
@@ -254,3 +292,45 @@ async def _events():
     conn = Tortoise.get_connection("default")
     rows = await conn.execute_query_dict("SELECT type FROM event ORDER BY id")
     return [row["type"] for row in rows]
+
+
+async def test_chunks_put_straight_to_their_link(
+    drive, team, team_factory, make_drive, blob_store, config, http
+):
+    """The fast way: PUT each chunk's bytes to `chunkUrl` + index, streamed, no multipart."""
+    config.chunk_bytes = CHUNK
+    member = await team_factory.invite(team, ["filestorage"])
+    colleague = make_drive(member.token)
+    data = await colleague.ok(
+        "mutation($i: StartUploadInput!) { filestorageStartUpload(input: $i) { id chunkUrl } }",
+        {"i": {"name": "fast.bin", "size": len(DATA), "sha256": sha(DATA)}},
+    )
+    upload = data["filestorageStartUpload"]
+    url = upload["chunkUrl"]
+    response = await http.put(f"{url}0", content=DATA[: CHUNK + 1])
+    assert response.status_code == 400
+    assert response.json()["field"] == "size"
+    response = await http.put(f"{url}4", content=b"x")
+    assert (response.status_code, response.json()["field"]) == (400, "index")
+    forged = url.replace("/upload/", "/upload/x")
+    assert (await http.put(f"{forged}0", content=DATA[:CHUNK])).status_code == 403
+    for index in range(4):
+        response = await http.put(
+            f"{url}{index}", content=DATA[index * CHUNK : (index + 1) * CHUNK]
+        )
+        assert response.status_code == 200, response.text
+    assert response.json() == {"receivedChunks": [0, 1, 2, 3]}
+    done = await colleague.complete(upload["id"])
+    file = done["data"]["filestorageCompleteUpload"]
+    assert file["sha256"] == sha(DATA)
+    assert len(await blob_store.keys("")) == 4
+    # After completion, and for a member whose access ended, the link refuses.
+    assert (await http.put(f"{url}0", content=DATA[:CHUNK])).status_code == 409
+    other = await colleague.start("other.bin", 3)
+    other_url = (
+        await colleague.ok(
+            "query($id: ID!) { filestorage { upload(id: $id) { chunkUrl } } }", {"id": other["id"]}
+        )
+    )["filestorage"]["upload"]["chunkUrl"]
+    await drive.ok("mutation($u: ID!) { endAccessNow(userId: $u) { removalOn } }", {"u": member.id})
+    assert (await http.put(f"{other_url}0", content=b"abc")).status_code == 403

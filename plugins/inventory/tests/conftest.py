@@ -96,3 +96,23 @@ async def finished_job(gql: Any, token: str, job_id: str) -> dict[str, Any]:
     data = await gql.ok(IMPORT_JOB, {"id": job_id}, token)
     job: dict[str, Any] = data["inventory"]["importJob"]
     return job
+
+
+def softbrik(*args: str, app: Any, database: Any) -> Any:
+    """Run `softbrik ARGS…` in a process of its own, on the test session's database."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "softbrik", *args],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "SOFTBRIK_DATABASE_URL": database.url,
+            "SOFTBRIK_DATA_DIR": str(app.state.rt.settings.data_dir),
+            "SOFTBRIK_LOG_JSON": "1",
+        },
+        check=False,
+    )

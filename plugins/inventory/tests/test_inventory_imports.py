@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 from softbrik_inventory import csvio, imports, service
 from softbrik_inventory.models import ImportJob, Movement, Product
 
-from conftest import IMPORT_JOB, finished_job, make_team, upload_csv
+from conftest import IMPORT_JOB, finished_job, make_team, softbrik, upload_csv
 
 
 def products_csv(rows: int, bad: dict[int, str] | None = None) -> bytes:
@@ -146,16 +143,6 @@ def code_and_field(body: dict[str, Any]) -> tuple[str, str]:
     return extensions["code"], extensions["field"]
 
 
-def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "softbrik", "inventory", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "SOFTBRIK_LOG_JSON": "1", **env},
-        check=False,
-    )
-
-
 def progress_logged(stderr: str) -> list[tuple[str, int, Any]]:
     steps = []
     for line in stderr.splitlines():
@@ -168,14 +155,13 @@ def progress_logged(stderr: str) -> list[tuple[str, int, Any]]:
 async def test_the_import_and_export_commands_show_progress(
     team, softbrik_app, softbrik_db, tmp_path
 ):
-    env = {
-        "SOFTBRIK_DATABASE_URL": softbrik_db.url,
-        "SOFTBRIK_DATA_DIR": str(softbrik_app.state.rt.settings.data_dir),
-    }
+    def cli(*args: str) -> Any:
+        return softbrik("inventory", *args, app=softbrik_app, database=softbrik_db)
+
     source = tmp_path / "products.csv"
     source.write_bytes(products_csv(1500, {700: "P-00700,Bad,x"}))
     team_option = ("--team", str(team.team_id), "--quiet")
-    done = cli("import", "products", str(source), *team_option, "--dry-run", **env)
+    done = cli("import", "products", str(source), *team_option, "--dry-run")
     assert done.returncode == 1, done.stderr
     assert "line 702, reorder_point: reorder_point must be a whole number" in done.stdout
     assert "1500 rows, 1 errors: nothing written" in done.stdout
@@ -188,14 +174,14 @@ async def test_the_import_and_export_commands_show_progress(
     ]
 
     source.write_bytes(products_csv(1500))
-    done = cli("import", "products", str(source), *team_option, **env)
+    done = cli("import", "products", str(source), *team_option)
     assert done.returncode == 0, done.stderr
     assert "1500 rows, 0 errors: 1500 created, 0 updated" in done.stdout
     assert progress_logged(done.stderr)[-1] == ("writing", 1500, 1500)
     assert await Product.filter(team_id=team.team_id).count() == 1500
 
     target = tmp_path / "out.csv"
-    done = cli("export", "products", *team_option, "--output", str(target), **env)
+    done = cli("export", "products", *team_option, "--output", str(target))
     assert done.returncode == 0, done.stderr
     assert "1500 rows written" in done.stdout
     assert progress_logged(done.stderr) == [("exporting", 1000, 1500), ("exporting", 1500, 1500)]

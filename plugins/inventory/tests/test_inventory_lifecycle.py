@@ -1,16 +1,17 @@
 """The team's inventory at the end of its life: closed through the core's closure path (R-CLOSE-3,
--4) and exported through the core's hook call (portability)."""
+-4) and exported through the core's `softbrik teams export` (portability)."""
 
 from __future__ import annotations
 
 import inspect
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from softbrik_inventory import imports, models, service
+from softbrik_inventory import csvio, imports, models, service
 
-from conftest import InventoryTeam, make_team
+from conftest import make_team, softbrik
 from softbrik.plugin import TeamScoped
 
 CLOSE = "mutation($n: String!) { requestAccountClosure(teamName: $n) { effectiveOn } }"
@@ -89,32 +90,32 @@ async def advance_past(gql: Any, day: str) -> None:
     await gql.ok(ADVANCE, {"to": noon.isoformat()})
 
 
-async def test_the_core_export_hook_call_gives_the_inventory_files(
-    gql: Any, team_factory: Any, platform: Any, softbrik_app: Any, team: InventoryTeam
+async def test_the_core_team_export_holds_the_inventory_files(
+    gql: Any, team_factory: Any, platform: Any, softbrik_app: Any, softbrik_db: Any, tmp_path: Any
 ) -> None:
-    """The core calls `softbrik_export_team` of every Brik through its plugin manager: the
-    Inventory Brik's answer is the four CSV files, which import again into an empty team."""
-    await fill(platform, team.team_id)
-    registry = softbrik_app.state.rt.briks
-    brik = registry.get("inventory")
-    files = await registry.call_one(
-        brik, "softbrik_export_team", team_id=team.team_id, platform=platform
-    )
-    assert sorted(files) == [
-        "inventory/ledger.csv",
-        "inventory/locations.csv",
-        "inventory/products.csv",
-        "inventory/stock.csv",
-    ]
-    assert files["inventory/locations.csv"] == b"path\nBack\nMain\nMain/Shelf\n"
-    products = files["inventory/products.csv"].decode().splitlines()
-    assert products[1].startswith("A-1,Widget,")
-    # Every hook answer, as the plugin manager gathers them, holds only this team's data.
+    """`softbrik teams export` gathers every Brik's `softbrik_export_team` files into a ZIP: the
+    Inventory Brik's are its four CSV files, with this team's data and no other's."""
+    team = await make_team(gql, team_factory)
     other = await make_team(gql, team_factory)
+    await fill(platform, team.team_id)
     await service.create_product(platform, other.team_id, sku="B-2", name="Gadget")
-    answers = registry.hook.softbrik_export_team(team_id=team.team_id, platform=platform)
-    merged: dict[str, bytes] = {}
-    for answer in answers:
-        merged.update(await answer if inspect.isawaitable(answer) else answer or {})
-    assert b"B-2" not in merged["inventory/products.csv"]
-    assert merged["inventory/stock.csv"] == files["inventory/stock.csv"]
+    archive = tmp_path / "team.zip"
+    done = softbrik(
+        "teams",
+        "export",
+        str(team.team_id),
+        "-o",
+        str(archive),
+        app=softbrik_app,
+        database=softbrik_db,
+    )
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(archive) as opened:
+        files = {name: opened.read(name) for name in opened.namelist()}
+    inventory = sorted(name for name in files if name.startswith("inventory/"))
+    assert inventory == [f"inventory/{kind.value}.csv" for kind in sorted(csvio.Kind)]
+    for kind in csvio.Kind:
+        expected = await csvio.export_text(team.team_id, kind)
+        assert files[f"inventory/{kind.value}.csv"].decode() == expected
+    assert files["inventory/locations.csv"] == b"path\nBack\nMain\nMain/Shelf\n"
+    assert b"B-2" not in files["inventory/products.csv"]

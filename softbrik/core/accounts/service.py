@@ -25,6 +25,7 @@ from softbrik.core.errors import (
     Unauthenticated,
 )
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -84,6 +85,12 @@ class SignUp:
     language: str = "da"
 
 
+@platform_job("an e-mail address is one account across all teams")
+async def email_taken(email: str) -> bool:
+    found: bool = await User.filter(email=email).exists()
+    return found
+
+
 async def open_session(rt: Runtime, user: User, client_address: str) -> str:
     token = new_token()
     now = rt.clock.now()
@@ -97,6 +104,7 @@ async def open_session(rt: Runtime, user: User, client_address: str) -> str:
     return token
 
 
+@platform_job("sign-up: the team does not exist yet")
 async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[User, str]:
     """Create a team whose administrator is the person signing up (R-ACC-1)."""
     team_name = clean_name(form.team_name, "teamName", "team name")
@@ -108,7 +116,7 @@ async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[
     if not COUNTRY.match(country):
         raise BadUserInput("The country must be an ISO 3166 two-letter code.", field="country")
     language = form.language if form.language in LANGUAGES else "da"
-    if await User.filter(email=email).exists():
+    if await email_taken(email):
         raise Conflict("An account with this e-mail address exists already.", field="email")
     password_hash = rt.hasher.hash(form.password)
 
@@ -202,6 +210,7 @@ class AccountLocked(DomainError):
         self.account = account
 
 
+@platform_job("log-in: finds the account by e-mail")
 async def log_in(
     rt: Runtime, email: str, password: str, client_address: str = ""
 ) -> tuple[User, str]:
@@ -254,6 +263,7 @@ def can_sign_in(rt: Runtime, user: User) -> bool:
     return True
 
 
+@platform_job("sign-in: finds whose token it is")
 async def find_session(rt: Runtime, token: str) -> tuple[Session | None, str]:
     """The session of a bearer token (user and team loaded) and whether it signs in: `ok`, or
     why not (`unknown`, `revoked`, `expired`, `ended`; the audit log keeps the reason, R-SEC-3).
@@ -311,7 +321,7 @@ async def invite_user(
     email = normalize_email(email)
     name = clean_name(name, "name", "name")
     briks = check_briks(rt, briks)
-    if await User.filter(email=email).exists():
+    if await email_taken(email):
         raise Conflict("This person has a Softbrik account already.", field="email")
     now = rt.clock.now()
     token = new_token()
@@ -335,6 +345,7 @@ async def invite_user(
     return invitation, token
 
 
+@platform_job("invitation: finds it by its token")
 async def accept_invitation(
     rt: Runtime, token: str, name: str, password: str, client_address: str = ""
 ) -> tuple[User, str]:

@@ -13,8 +13,9 @@ PostgreSQL), re-reads the state under the lock, and commits the state change tog
 effect. So two runs at once never do a step twice, and a run killed at any point leaves every
 step either done or not done: the next run picks up from there. A charge that reached the
 provider before a crash is asked again with the same idempotency key and answers the same
-(R-BILL-21). E-mails go out inside the step, so a crash before commit may send one twice but
-never skips one.
+(R-BILL-21). A step's e-mails are written in its transaction and sent after it commits
+(`outbox.py`): a step undone by a crash sends nothing, and one that committed sends each once,
+or the next run does when the crash came before sending.
 
 What a run reads (tests/billing/test_statement_counts.py counts it): the team and its admins'
 addresses once per team; at each step the locked account and the team's unsettled invoices in
@@ -38,10 +39,12 @@ from softbrik.core.accounts.models import Team
 from softbrik.core.accounts.seats import end_due_seats
 from softbrik.core.billing import service
 from softbrik.core.billing.models import BillingAccount, BillingStage, InvoiceStatus
+from softbrik.core.billing.outbox import mail_after_commit, send_pending
 from softbrik.core.clock import TestClock, to_utc
 from softbrik.core.errors import BadUserInput, DomainError, Forbidden
 from softbrik.core.events.log import recorded_together
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 log = logging.getLogger("softbrik.billing.job")
 BATCH = 500
@@ -73,7 +76,7 @@ async def _step(rt: Runtime, run: _TeamRun, now: datetime) -> tuple[str, datetim
     """Do the team's earliest due piece of work, if any: its name and when the next is due,
     or None when nothing is due."""
     team = run.team
-    async with in_transaction(), recorded_together():
+    async with mail_after_commit(rt), in_transaction(), recorded_together():
         account = (
             await BillingAccount.filter(team_id=team.id, next_run_at__lte=now)
             .select_for_update(skip_locked=True)
@@ -157,6 +160,7 @@ async def run_due(
     """
     now = to_utc(now or rt.clock.now())
     report = RunReport()
+    await send_pending(rt)  # e-mails of steps a killed run committed but did not send
     total = await BillingAccount.filter(next_run_at__lte=now).count()
     last = 0
     while True:
@@ -189,6 +193,7 @@ async def run_due(
     return report
 
 
+@platform_job("test clock: does every team's due work")
 async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
     """Move the test clock to `to`, doing every piece of billing work due on the way, in order,
     as if the server had been running all along (API.md, advanceTestClock); seat removals that

@@ -167,3 +167,17 @@ class WebhookEvent(Model):
 
     class Meta:
         table = "webhook_event"
+
+
+class OutgoingMail(Model):
+    """An e-mail of a billing step not sent yet, written in the transaction of the step and
+    deleted once sent after it commits (see outbox.py). A rolled-back step sends nothing, and a
+    committed one is sent once, by its run or, after a crash, by the next run."""
+
+    id = fields.IntField(primary_key=True)
+    team_id = fields.IntField()
+    message: dict = fields.JSONField()  # type: ignore[assignment]
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "outgoing_mail"

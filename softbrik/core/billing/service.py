@@ -21,6 +21,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from softbrik.core.accounts.models import Role, Seat, Team, TeamStatus, User
+from softbrik.core.billing import outbox
 from softbrik.core.billing.models import (
     BillingAccount,
     BillingStage,
@@ -326,13 +327,15 @@ async def send_invoice(rt: Runtime, invoice: Invoice, to: list[str]) -> None:
         total=invoice.total_cents,
     )
     pdf = await invoice_pdf_bytes(rt, invoice)
-    await rt.mailer.send(
+    await outbox.send(
+        rt,
+        invoice.team_id,
         Message(
             to=to,
             subject=subject,
             text=text,
             attachments=[Attachment(f"{invoice.number}.pdf", pdf, "application/pdf")],
-        )
+        ),
     )
 
 
@@ -543,7 +546,7 @@ async def collect(
             next_retry_on=next_retry,
             suspended=team.status == TeamStatus.SUSPENDED,
         )
-        await rt.mailer.send(Message(to=emails, subject=subject, text=text))
+        await outbox.send(rt, team.id, Message(to=emails, subject=subject, text=text))
     return False
 
 
@@ -602,7 +605,7 @@ async def send_reminder(
             summary_lines=[*summary, f"= {format_cents(total, team.language)}"],
             review_url=review_url,
         )
-        await rt.mailer.send(Message(to=emails, subject=subject, text=text))
+        await outbox.send(rt, team.id, Message(to=emails, subject=subject, text=text))
     await record(
         rt.clock,
         team.id,
@@ -962,7 +965,7 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
         subject, text = render(
             "account_closed", team.language, team_name=team.name, closed_on=closed_on
         )
-        await rt.mailer.send(Message(to=emails, subject=subject, text=text))
+        await outbox.send(rt, team.id, Message(to=emails, subject=subject, text=text))
 
 
 # --- credit notes ---------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ from softbrik.core.billing import service
 from softbrik.core.billing.models import BillingAccount, Invoice, InvoiceStatus, WebhookEvent
 from softbrik.core.payments import WebhookError, verify_webhook
 from softbrik.core.runtime import Runtime
+from softbrik.core.tenancy import platform_job
 
 log = logging.getLogger("softbrik.billing.webhooks")
 
 
+@platform_job("stripe webhook: finds the team by its customer")
 async def handle_stripe_webhook(
     rt: Runtime, payload: bytes, signature: str
 ) -> tuple[int, dict[str, Any]]:

@@ -94,6 +94,16 @@ def dump_postgres(url: str) -> bytes:
     return bytes(raw)
 
 
+def dump_sqlite(path: Path) -> list[bytes]:
+    """The database file and its WAL, read by another process: opening and closing them here
+    would drop this process's SQLite locks (POSIX), and the next process to close the database
+    would then delete the WAL this process still writes to."""
+    import subprocess
+
+    files = [str(p) for p in path.parent.glob(path.name + "*") if p.is_file()]
+    return [subprocess.run(["cat", f], capture_output=True, check=True).stdout for f in files]
+
+
 async def test_no_plaintext_or_data_key_at_rest(
     provider: KeyProvider, db: TestDatabase, tmp_path: Path
 ) -> None:
@@ -121,7 +131,7 @@ async def test_no_plaintext_or_data_key_at_rest(
     else:
         path = Path(db.url.removeprefix("sqlite://"))
         await conn.execute_script("PRAGMA wal_checkpoint(FULL)")
-        dumps = [p.read_bytes() for p in path.parent.glob(path.name + "*")]
+        dumps = dump_sqlite(path)
     await conn.execute_script("DROP TABLE crypto_dump_probe")
     dumps += [p.read_bytes() for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     assert dumps and any(sealed in d for d in dumps)

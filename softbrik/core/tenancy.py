@@ -34,11 +34,14 @@ from typing import Any, TypeVar
 
 __all__ = [
     "PLATFORM_SETTING",
+    "SET_TENANCY",
     "TEAM_SETTING",
     "Tenancy",
     "apply_policies",
+    "apply_to_connection",
     "current",
     "enter_team",
+    "grant_sql",
     "no_tenant",
     "platform_job",
     "team_tables",

@@ -155,3 +155,33 @@ async def test_staff_list_findings_across_teams_with_filters(
     assert cli("--status", "RESOLVED") == []
     users = {row["user_id"] for row in everything}
     assert users == {decode_any(one.admin.id)[1], decode_any(two.admin.id)[1]}
+
+
+async def test_at_closure_the_teams_audit_entries_and_findings_are_deleted(
+    gql, team_factory, run_scan, entries
+):
+    """R-CLOSE-3: the audit log and the findings hold the team's users' ids and addresses."""
+    from softbrik.core.security.models import AuditEntry, Finding
+
+    team = await team_factory.sign_up()
+    member = await team_factory.invite(team)
+    other = await team_factory.sign_up()
+    other_member = await team_factory.invite(other)
+    await reuse_revoked_token(gql, member.token)
+    await reuse_revoked_token(gql, other_member.token)
+    assert len(await run_scan()) == 2
+    mine = decode_any(member.id)[1]
+    assert await AuditEntry.filter(user_id=mine).exists()
+    await gql.ok(
+        "mutation($n: String!) { requestAccountClosure(teamName: $n) { effectiveOn } }",
+        {"n": team.name},
+        token=team.admin.token,
+    )
+    await gql.ok(
+        "mutation($to: DateTime!) { advanceTestClock(to: $to) }",
+        {"to": "2026-02-12T11:00:00+00:00"},
+    )
+    await entries()  # buffered entries written
+    assert not await AuditEntry.filter(user_id=mine).exists()
+    assert [f.user_id for f in await Finding.all()] == [decode_any(other_member.id)[1]]
+    assert await AuditEntry.filter(user_id=decode_any(other_member.id)[1]).exists()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from softbrik.core.accounts.models import Role, Team, User
@@ -29,7 +30,13 @@ from softbrik.core.events.log import record
 from softbrik.core.runtime import Runtime
 from softbrik.core.security import detectors
 from softbrik.core.security.detectors import LOCK, REVOKE, Candidate, Window
-from softbrik.core.security.models import AccountLock, Finding, FindingStatus, Severity
+from softbrik.core.security.models import (
+    AccountLock,
+    AuditEntry,
+    Finding,
+    FindingStatus,
+    Severity,
+)
 
 log = logging.getLogger("softbrik.security")
 
@@ -250,6 +257,13 @@ async def unlock_account(rt: Runtime, team: Team, user_id: int) -> User:
     await AccountLock.filter(user_id=user.id).delete()
     log.info("account unlocked", extra={"team_id": team.id, "user_id": user.id})
     return user
+
+
+async def delete_team(team_id: int, user_ids: list[Any]) -> None:
+    """At closure (R-CLOSE-3): the team's audit entries, findings and locks are deleted."""
+    await AuditEntry.filter(Q(team_id=team_id) | Q(user_id__in=user_ids)).delete()
+    await Finding.filter(team_id=team_id).delete()
+    await AccountLock.filter(team_id=team_id).delete()
 
 
 # --- reading and resolving ------------------------------------------------------------------

@@ -43,6 +43,7 @@ from softbrik.schema.compose import build_schema
 from softbrik.schema.context import Context
 from softbrik.schema.errors import coded
 from softbrik.schema.limits import TOO_COMPLEX, QueryLimits
+from softbrik.schema.security import actor_of
 from softbrik.settings import Settings
 from softbrik.web import WebGuard, client_address, refusal
 
@@ -63,6 +64,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
     from softbrik.core.mail import mailer_from_settings
     from softbrik.core.payments import gateway_from_settings
     from softbrik.core.platform import CorePlatform
+    from softbrik.core.security.audit import AuditLog
 
     clock = clock or make_clock(settings)
     rt = Runtime(
@@ -76,6 +78,7 @@ def make_runtime(settings: Settings, briks: BrikRegistry, clock: Clock | None = 
     )
     rt.extras["platform"] = CorePlatform(rt)
     rt.events = EventBus(rt)
+    rt.audit = AuditLog(rt)
     return rt
 
 
@@ -96,9 +99,11 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
     from softbrik.core.billing.job import billing_job
     from softbrik.core.events.jobs import prune_events
     from softbrik.core.jobs import run_every
+    from softbrik.core.security.audit import prune as prune_audit
+    from softbrik.core.security.findings import scan
 
     every = rt.settings.due_work_interval_seconds
-    return [
+    tasks = [
         asyncio.create_task(
             run_every("end_due_seats", end_due_seats, rt, every), name="softbrik:job:seats"
         ),
@@ -108,7 +113,18 @@ def start_jobs(rt: Runtime) -> list[asyncio.Task[None]]:
         asyncio.create_task(
             run_every("billing", billing_job, rt, every), name="softbrik:job:billing"
         ),
+        asyncio.create_task(
+            run_every("prune_audit", prune_audit, rt, every), name="softbrik:job:prune_audit"
+        ),
     ]
+    scan_every = rt.settings.security_scan_interval_seconds
+    if scan_every > 0:  # R-SEC-3: the threat detectors
+        tasks.append(
+            asyncio.create_task(
+                run_every("security_scan", scan, rt, scan_every), name="softbrik:job:scan"
+            )
+        )
+    return tasks
 
 
 async def stop_jobs(tasks: list[asyncio.Task[None]]) -> None:
@@ -275,6 +291,13 @@ class GraphQLView(GraphQL[Context, None]):
         token = bearer(str(params.get("authorization") or params.get("Authorization") or ""))
         await context.sign_in(token)
         if context.session is None:
+            self.rt.audit.add(
+                "connect",
+                actor_of(context),
+                context.client_address,
+                codes=["UNAUTHENTICATED"],
+                token=context.token_state,
+            )
             raise ConnectionRejectionError({"message": "Sign in first.", "code": "UNAUTHENTICATED"})
         return None
 
@@ -473,6 +496,7 @@ def create_app(
         finally:
             with platform_job("shutdown"):
                 await stop_jobs(jobs)
+                await rt.audit.close()
                 await rt.events.stop()
                 try:
                     await run_brik_hooks(

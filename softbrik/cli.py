@@ -411,3 +411,102 @@ def keys_rotate(to_key_id: str | None, retire_old: bool, quiet: bool) -> None:
     )
     if report.retired:
         console.print(f"retired master key versions {', '.join(map(str, report.retired))}")
+
+
+@main.group()
+def security() -> None:
+    """The audit log and the threat detection (R-SEC-3)."""
+
+
+@security.command("scan")
+def security_scan() -> None:
+    """Run every threat detector over the recent audit log once (the server does it too)."""
+    from softbrik.core.jobs import run_once
+    from softbrik.core.security.findings import scan
+
+    console.print("scanning the audit log …")
+    made = run_with_runtime(lambda rt: run_once("security_scan", scan, rt))
+    console.print(f"[green]{made} new findings[/green]")
+
+
+@security.command("prune")
+def security_prune() -> None:
+    """Delete audit entries older than SOFTBRIK_AUDIT_RETENTION_DAYS (the server does it too)."""
+    from softbrik.core.jobs import run_once
+    from softbrik.core.security.audit import prune
+
+    console.print("pruning the audit log …")
+    deleted = run_with_runtime(lambda rt: run_once("prune_audit", prune, rt))
+    console.print(f"[green]deleted {deleted} audit entries[/green]")
+
+
+@security.command("findings")
+@click.option("--team", "team_id", type=int, default=None, help="Only this team's (its id).")
+@click.option("--type", "kind", default=None, help="Only this type, e.g. CREDENTIAL_STUFFING.")
+@click.option("--severity", type=click.Choice(["LOW", "MEDIUM", "HIGH"]), default=None)
+@click.option(
+    "--status", type=click.Choice(["OPEN", "RESOLVED"]), default=None, help="Default: both."
+)
+@click.option("--since", type=click.DateTime(), default=None, help="Raised at or after (UTC).")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def security_findings(
+    team_id: int | None,
+    kind: str | None,
+    severity: str | None,
+    status: str | None,
+    since: Any,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Findings across every team, newest first (staff). Evidence holds counts and client
+    addresses, never customer content."""
+    from softbrik.core.clock import to_utc
+    from softbrik.core.security.findings import all_findings, summary
+
+    async def work(rt: Any) -> list[dict[str, Any]]:
+        rows = await all_findings(
+            team_id=team_id,
+            kind=kind.upper() if kind else None,
+            severity=severity,
+            status=status,
+            since=to_utc(since) if since else None,
+            limit=limit,
+        )
+        return [
+            {
+                "id": row.id,
+                "team_id": row.team_id,
+                "user_id": row.user_id,
+                "type": row.kind,
+                "severity": row.severity.value,
+                "status": row.status.value,
+                "created_at": row.created_at.isoformat(),
+                "last_seen_at": row.last_seen_at.isoformat(),
+                "occurrences": row.occurrences,
+                "action": row.action,
+                "evidence": row.evidence,
+                "summary": summary(row),
+            }
+            for row in rows
+        ]
+
+    rows = run_with_runtime(work)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, separators=(",", ":")))
+        return
+    table = Table("id", "team", "user", "type", "severity", "status", "raised", "seen", "summary")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["team_id"] or "-"),
+            str(row["user_id"] or "-"),
+            row["type"],
+            row["severity"],
+            row["status"],
+            row["created_at"][:19],
+            str(row["occurrences"]),
+            row["summary"],
+        )
+    Console().print(table)

@@ -65,6 +65,8 @@ class IsolationWorld:
     briks: list[str]
     subscriptions: Any = None
     """The `subscriptions` fixture: cases whose document is a subscription go over WebSocket."""
+    rt: Any = None
+    """The app's runtime, for cases that run the server's jobs (the threat detection's scan)."""
 
     @property
     def canary(self) -> str:
@@ -335,6 +337,34 @@ async def _victim_invoice(world: IsolationWorld) -> str:
     return str(data["team"]["invoices"][0]["id"])
 
 
+async def _victim_finding(world: IsolationWorld) -> str:
+    """A security finding of the victim team, its canary in the evidence (R-SEC-3)."""
+    from datetime import UTC, datetime
+
+    from softbrik.core.accounts.models import User
+    from softbrik.core.security.models import Finding, Severity
+    from softbrik.schema.ids import decode_id, encode_id
+
+    admin = await User.get(id=decode_id(world.victim.admin.id, "User"))
+    now = datetime.now(UTC)
+    key = f"ISOLATION:{world.canary}"
+    row = await Finding.create(
+        team_id=admin.team_id,
+        user_id=admin.id,
+        kind="ENUMERATION",
+        severity=Severity.HIGH,
+        dedup_key=key,
+        open_key=key,
+        evidence={"note": world.canary},
+        created_at=now,
+        last_seen_at=now,
+    )
+    return encode_id("SecurityFinding", row.id)
+
+
+FINDINGS_STATE = "{ team { securityFindings { id status evidence resolvedAt } } }"
+
+
 def _first_brik(world: IsolationWorld) -> dict[str, Any]:
     assert world.briks, "install a Brik for the isolation matrix"
     return {"brik": world.briks[0]}
@@ -360,6 +390,20 @@ async def _victim_billing_event(world: IsolationWorld) -> str:
         await conn.ping()  # the subscription runs once the server answered after it
         await _emit_billing_event(world, world.victim)
         return str((await sub.next())["billingEvents"]["id"])
+
+
+SECURITY_FINDINGS = "subscription { securityFindings { id type message user { name } } }"
+
+
+async def _emit_security_finding(world: IsolationWorld, team: TeamHandle) -> None:
+    """A member named after the team's canary reuses a signed-out token (REVOKED_TOKEN)."""
+    from softbrik.core.security.findings import scan
+
+    member = await world.team_factory.invite(team, name=f"Member {team.canary}")
+    await world.gql.ok("mutation { logOut }", token=member.token)
+    for _ in range(3):
+        await world.gql.ok("{ me { id } }", token=member.token)
+    await scan(world.rt)
 
 
 def core_cases() -> list[IsolationCase | StreamCase]:
@@ -395,11 +439,27 @@ def core_cases() -> list[IsolationCase | StreamCase]:
             "query($id: ID!) { team { invoices(after: $id) { id number } } }",
             _victim_invoice,
         ),
+        IsolationCase("Mutation.unlockUser(userId)", _user_mutation("unlockUser"), _victim_member),
+        IsolationCase(
+            "Mutation.resolveSecurityFinding(findingId)",
+            "mutation($id: ID!) { resolveSecurityFinding(findingId: $id) { id status } }",
+            _victim_finding,
+            check=FINDINGS_STATE,
+        ),
+        IsolationCase(
+            "Team.securityFindings(after)",
+            "query($id: ID!) { team { securityFindings(after: $id) { id } } }",
+            _victim_finding,
+        ),
+        IsolationCase("Query.node(id)@SecurityFinding", node, _victim_finding),
         IsolationCase("Query.node(id)@User", node, _victim_member),
         IsolationCase("Query.node(id)@Seat", node, _victim_seat),
         IsolationCase("Query.node(id)@Team", node, _victim_team),
         IsolationCase("Query.node(id)@Invoice", node, _victim_invoice),
         IsolationCase("Subscription.billingEvents(after)", BILLING_EVENTS, _victim_billing_event),
     ]
-    streams = [StreamCase("Subscription.billingEvents", BILLING_EVENTS, _emit_billing_event)]
+    streams = [
+        StreamCase("Subscription.billingEvents", BILLING_EVENTS, _emit_billing_event),
+        StreamCase("Subscription.securityFindings", SECURITY_FINDINGS, _emit_security_finding),
+    ]
     return [*cases, *streams]

@@ -232,6 +232,26 @@ class Platform(Protocol):
         (R-ACC-3); false for another team's user, a suspended team or ended access."""
         ...
 
+    def audit(
+        self,
+        request: Any,
+        kind: str,
+        *,
+        team_id: int | None,
+        user_id: int | None,
+        size: int = 0,
+        error: str | None = None,
+    ) -> None:
+        """Record what a Brik's HTTP route did in the audit log (R-SEC-3); GraphQL operations
+        are recorded by the core already.
+
+        `request` is the Starlette request (the client address is read from it), `kind` what
+        happened (`download`: the threat detection compares a user's downloads with their own
+        history), `size` the bytes sent, `error` the refusal's code (`NOT_FOUND`, `FORBIDDEN`).
+        Never put names, paths or tokens in it. Cheap: the entry is written in a batch later.
+        """
+        ...
+
     def encode_id(self, type_name: str, pk: int) -> str:
         """The opaque global id (Relay) of a row, as every GraphQL `ID` is shown."""
         ...

@@ -125,6 +125,31 @@ class Settings(BaseSettings):
         default=None,
         description="bearer token for /metrics; without it /metrics is open outside production",
     )
+    # The audit log and the threat detection (R-SEC-3).
+    audit_retention_days: int = Field(default=90, description="days the audit log keeps entries")
+    audit_flush_seconds: float = Field(
+        default=1.0, description="longest wait before buffered audit entries are written"
+    )
+    audit_batch_size: int = Field(default=500, description="audit entries written per INSERT")
+    security_scan_interval_seconds: float = Field(
+        default=60, description="how often the server runs the threat detectors (0: never)"
+    )
+    security_window_seconds: int = Field(
+        default=900, description="the recent stretch of the audit log each detector looks at"
+    )
+    security_baseline_days: int = Field(
+        default=14, description="history a user's own baseline (requests, downloads) is taken from"
+    )
+    security_failed_logins_per_account: int = 10
+    security_failed_logins_per_address: int = 50
+    security_denied_per_user: int = Field(
+        default=30, description="NOT_FOUND/FORBIDDEN answers in the window that mean enumeration"
+    )
+    security_rate_factor: float = 10.0
+    security_rate_min_requests: int = 600
+    security_download_factor: float = 10.0
+    security_download_min_files: int = 100
+    security_revoked_token_uses: int = 3
 
     log_level: str = "INFO"
     log_json: bool = True

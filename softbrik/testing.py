@@ -762,6 +762,7 @@ async def softbrik_reset(softbrik_app: Any, softbrik_db: TestDatabase) -> AsyncI
 
     rt = softbrik_app.state.rt
     await rt.events.stop()
+    await rt.audit.discard()  # the last test's entries must not land in this one's tables
     await empty_tables(softbrik_db)
     rt.clock._now = START
     # Team ids start again at 1: a key cached for the last test's team 1 is not this one's.
@@ -941,7 +942,9 @@ async def isolation_world(
     victim = await team_factory.sign_up(briks)
     member = await team_factory.invite(victim, briks, name=f"Member {victim.canary}")
     attacker = await team_factory.sign_up(briks)
-    return IsolationWorld(gql, team_factory, victim, member, attacker, briks, subscriptions)
+    return IsolationWorld(
+        gql, team_factory, victim, member, attacker, briks, subscriptions, softbrik_app.state.rt
+    )
 
 
 def blob_store_for(kind: str, directory: Path, aws: Aws | None = None) -> Any:

@@ -31,6 +31,7 @@ CORE_APPS: tuple[DbApp, ...] = (
     DbApp("crypto", "softbrik.core.crypto.models", "softbrik.core.crypto.migrations"),
     DbApp("events", "softbrik.core.events.models", "softbrik.core.events.migrations"),
     DbApp("billing", "softbrik.core.billing.models", "softbrik.core.billing.migrations"),
+    DbApp("security", "softbrik.core.security.models", "softbrik.core.security.migrations"),
 )
 
 

@@ -244,6 +244,27 @@ class CorePlatform:
             return False
         return brik in await active_brik_keys(self.rt, user, user.team)
 
+    def audit(
+        self,
+        request: Any,
+        kind: str,
+        *,
+        team_id: int | None,
+        user_id: int | None,
+        size: int = 0,
+        error: str | None = None,
+    ) -> None:
+        from softbrik.core.security.audit import Actor
+        from softbrik.web import client_address
+
+        self.rt.audit.add(
+            kind,
+            Actor(user_id, team_id),
+            client_address(request),
+            codes=[error] if error else [],
+            size=size,
+        )
+
     def encode_id(self, type_name: str, pk: int) -> str:
         from softbrik.schema.ids import encode_id
 

@@ -27,6 +27,8 @@ class Runtime:
     events: Any = None
     """The process's `EventBus` (softbrik.core.events.bus)."""
     metrics: Metrics = field(default_factory=Metrics)
+    audit: Any = None
+    """The process's `AuditLog` (softbrik.core.security.audit)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -17,7 +17,7 @@ from softbrik.core.accounts.members import team_members
 from softbrik.core.accounts.models import Seat as SeatRow
 from softbrik.core.accounts.models import User as UserRow
 from softbrik.core.billing import service as billing
-from softbrik.core.errors import NotFound
+from softbrik.core.errors import DomainError, NotFound
 from softbrik.core.tenancy import enter_team
 from softbrik.schema.billing import (
     AccountClosure,
@@ -31,6 +31,9 @@ from softbrik.schema.billing import (
 from softbrik.schema.context import Context
 from softbrik.schema.ids import decode_id, encode_id
 from softbrik.schema.node import Node, node_loader
+
+if TYPE_CHECKING:
+    from softbrik.schema.security import SecurityFinding, SecurityFindingStatus
 
 
 @strawberry.enum
@@ -140,6 +143,22 @@ class Team(Node):
     @strawberry.field
     async def closure(self, info: Info[Context, Any]) -> AccountClosure | None:
         return await closure_of(self.row)
+
+    @strawberry.field(
+        description="What the threat detection found about the team, newest first "
+        "(administrators, R-SEC-3). Page with `first` and `after` (the last finding's id)."
+    )
+    async def security_findings(
+        self,
+        info: Info[Context, Any],
+        first: int = 20,
+        after: strawberry.ID | None = None,
+        status: Annotated[SecurityFindingStatus, strawberry.lazy("softbrik.schema.security")]
+        | None = None,
+    ) -> list[Annotated[SecurityFinding, strawberry.lazy("softbrik.schema.security")]]:
+        from softbrik.schema.security import findings_page
+
+        return await findings_page(info.context, self.row, first, after, status)
 
     @classmethod
     def of(cls, row: m.Team) -> Team:
@@ -294,7 +313,12 @@ class AccountsMutation:
     @strawberry.mutation
     async def log_in(self, info: Info[Context, Any], email: str, password: str) -> AuthPayload:
         ctx = info.context
-        user, token = await accounts.log_in(ctx.rt, email, password, ctx.client_address)
+        try:
+            user, token = await accounts.log_in(ctx.rt, email, password, ctx.client_address)
+        except DomainError as exc:
+            ctx.note_sign_in(email, getattr(exc, "account", None))
+            raise
+        ctx.note_sign_in(email, user)
         return signed_in(user, token)
 
     @strawberry.mutation

@@ -27,11 +27,12 @@ from softbrik.schema.errors import ErrorCodes
 from softbrik.schema.events import EventsSubscription
 from softbrik.schema.execution import LeanExecutionContext
 from softbrik.schema.node import LOADERS, NodeQuery
+from softbrik.schema.security import AuditOperations, SecurityMutation, SecuritySubscription
 from softbrik.schema.uploads import SCALAR_OVERRIDES
 
 CORE_QUERIES: list[type] = [AccountsQuery, NodeQuery]
-CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation]
-CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription]
+CORE_MUTATIONS: list[type] = [AccountsMutation, BillingMutation, SecurityMutation]
+CORE_SUBSCRIPTIONS: list[type] = [EventsSubscription, SecuritySubscription]
 
 
 class BrikGate(FieldExtension):
@@ -197,8 +198,9 @@ def build_schema(
         mutation=_merged("Mutation", mutations),
         subscription=_merged("Subscription", subscriptions),
         types=extra_types,
-        # The document cache last: its hooks must see every rule the others add.
-        extensions=[ErrorCodes, *extensions, documents.extension()],  # type: ignore[list-item]
+        # The audit first, so that it sees the operation end last (R-SEC-3); the document
+        # cache last: its hooks must see every rule the others add.
+        extensions=[AuditOperations, ErrorCodes, *extensions, documents.extension()],  # type: ignore[list-item]
         execution_context_class=LeanExecutionContext,
         config=config,
         scalar_overrides=SCALAR_OVERRIDES,

@@ -29,19 +29,39 @@ class Context:
         self.request_id = request_id
         self.client_address = client_address
         self.session: Session | None = None
+        self.token_state = ""
+        """Why the bearer token given did not sign in (`find_session`), for the audit log."""
+        self.token_owner: User | None = None
+        """The user of a bearer token that did not sign in (revoked, expired)."""
+        self.audit_actor: Any = None
+        """Who the audit entry is about when nobody is signed in (a sign-in attempt)."""
+        self.audit_subject: str | None = None
+        """The keyed hash of the e-mail a sign-in attempt tried."""
         self.connection_params: dict[str, Any] | None = None
         self._brik_keys: set[str] | None = None
         self._brik_contexts: dict[str, BrikContext] = {}
         self.loaders: dict[str, Any] = {}
 
     async def sign_in(self, token: str | None) -> None:
-        self.session = await accounts.authenticate(self.rt, token or "")
+        found, state = await accounts.find_session(self.rt, token or "")
+        self.session = found if state == "ok" else None
+        self.token_state = "" if state == "ok" else state
+        self.token_owner = found.user if found is not None and state != "ok" else None
         if self.session is not None:
             # The second wall (PostgreSQL row-level security): from here on, this request's
             # queries see only the caller's team.
             enter_team(self.session.user.team_id)
         self._brik_keys = None
         self._brik_contexts.clear()
+
+    def note_sign_in(self, email: str, account: User | None) -> None:
+        """Mark this operation as a sign-in attempt for the audit log (R-SEC-3): the e-mail
+        only as a keyed hash, and the account it named, if any."""
+        from softbrik.core.security.audit import Actor
+
+        self.audit_subject = self.rt.audit.subject(email)
+        if account is not None:
+            self.audit_actor = Actor.of(account)
 
     @property
     def user(self) -> User | None:

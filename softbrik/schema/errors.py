@@ -20,25 +20,36 @@ CODES = {
     "CONFLICT",
     "PAYMENT_FAILED",
     "RATE_LIMITED",
+    "ACCOUNT_LOCKED",
     "QUERY_TOO_COMPLEX",  # a document over a limit (softbrik/schema/limits.py)
     "INTERNAL_SERVER_ERROR",
 }
+
+
+def code_of(error: GraphQLError) -> str:
+    """The `extensions.code` that `coded` gives (or gave) an error."""
+    original = error.original_error
+    code = (error.extensions or {}).get("code")
+    if original is None and code in CODES:
+        return str(code)
+    if isinstance(original, DomainError):
+        return original.code
+    if original is None or isinstance(original, GraphQLError) or _refused_value(error):
+        return str(code) if code in CODES else "BAD_USER_INPUT"
+    return "INTERNAL_SERVER_ERROR"
 
 
 def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     original = error.original_error
     if original is None and (error.extensions or {}).get("code") in CODES:
         return error  # coded already
-    extensions: dict[str, Any]
+    extensions: dict[str, Any] = {"code": code_of(error)}
     if isinstance(original, DomainError):
         message = original.message
-        extensions = {"code": original.code, **original.extensions}
+        extensions.update(original.extensions)
     elif original is None or isinstance(original, GraphQLError) or _refused_value(error):
         # Parsing, validation and variable errors: the request itself is wrong.
         message = error.message
-        extensions = {"code": (error.extensions or {}).get("code", "BAD_USER_INPUT")}
-        if extensions["code"] not in CODES:
-            extensions["code"] = "BAD_USER_INPUT"
     else:
         log.error(
             "unexpected error",
@@ -46,7 +57,6 @@ def coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
             extra={"request_id": request_id, "path": error.path},
         )
         message = f"Unexpected error. Quote request id {request_id} to support."
-        extensions = {"code": "INTERNAL_SERVER_ERROR"}
     if request_id:
         extensions["requestId"] = request_id
     return GraphQLError(

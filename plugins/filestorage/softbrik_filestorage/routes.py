@@ -80,7 +80,12 @@ async def download(request: Request) -> Response:
     try:
         found = await service.open_download(platform, request.path_params["token"])
     except DomainError as exc:
+        platform.audit(request, "download", team_id=None, user_id=None, error=exc.code)
         return _refused(404 if exc.code == "NOT_FOUND" else 403, exc.message)
+    # R-SEC-3: the threat detection compares each user's downloads with their history.
+    platform.audit(
+        request, "download", team_id=found.team_id, user_id=found.user_id, size=found.size
+    )
     return stream(platform, found, request)
 
 

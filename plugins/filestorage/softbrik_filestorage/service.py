@@ -1255,9 +1255,11 @@ class Download:
     sha256: str
     content_type: str
     upload_id: int | None = None
+    user_id: int | None = None
+    """Who downloads (a signed-in user's link; None for a share link)."""
 
 
-def _download(team_id: int, item: Item, version: Version) -> Download:
+def _download(team_id: int, item: Item, version: Version, user_id: int | None = None) -> Download:
     return Download(
         team_id,
         version.blob,
@@ -1266,6 +1268,7 @@ def _download(team_id: int, item: Item, version: Version) -> Download:
         version.sha256,
         version.content_type,
         version.upload_id,
+        user_id,
     )
 
 
@@ -1277,7 +1280,7 @@ async def open_download(platform: Platform, token: str) -> Download:
         raise Forbidden("You have no seat for the filestorage Brik.")
     # Checked again on every use: a share revoked since the link was made closes it.
     version, item = await get_version(Actor(team_id, user_id, platform), version_id)
-    return _download(team_id, item, version)
+    return _download(team_id, item, version, user_id)
 
 
 def _token_hash(token: str) -> str:

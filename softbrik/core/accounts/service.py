@@ -16,7 +16,14 @@ from softbrik.core.accounts.models import Invitation, LoginAttempt, Role, Seat, 
 from softbrik.core.accounts.seat_events import SEAT_ADDED, record_seat_event
 from softbrik.core.calendar import BillingCalendar
 from softbrik.core.clock import local_date
-from softbrik.core.errors import BadUserInput, Conflict, NotFound, RateLimited, Unauthenticated
+from softbrik.core.errors import (
+    BadUserInput,
+    Conflict,
+    DomainError,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from softbrik.core.runtime import Runtime
 from softbrik.core.tenancy import platform_job
 
@@ -181,11 +188,34 @@ async def throttle(rt: Runtime, email: str, client_address: str) -> None:
         raise RateLimited("Too many failed sign-ins. Try again in a few minutes.")
 
 
+class SignInRefused(Unauthenticated):
+    """A refused sign-in. `account` is the account the e-mail named, if any: the audit log
+    records it (R-SEC-3); it is never shown to the caller."""
+
+    def __init__(self, message: str, account: User | None) -> None:
+        super().__init__(message)
+        self.account = account
+
+
+class AccountLocked(DomainError):
+    """The right password for an account the threat detection locked (R-SEC-3)."""
+
+    code = "ACCOUNT_LOCKED"
+
+    def __init__(self, account: User) -> None:
+        super().__init__(
+            "This account is locked after suspicious activity. "
+            "An administrator of your team can unlock it."
+        )
+        self.account = account
+
+
 @platform_job("log-in: finds the account by e-mail")
 async def log_in(
     rt: Runtime, email: str, password: str, client_address: str = ""
 ) -> tuple[User, str]:
-    """Sign in. An unknown e-mail and a wrong password give the same answer."""
+    """Sign in. An unknown e-mail and a wrong password give the same answer; only the right
+    password tells that an account is locked (ACCOUNT_LOCKED)."""
     email = email.strip().lower()
     await throttle(rt, email, client_address)
     user = await User.get_or_none(email=email).select_related("team")
@@ -200,7 +230,11 @@ async def log_in(
         await LoginAttempt.create(
             email=email, client_address=client_address[:64], at=rt.clock.now()
         )
-        raise Unauthenticated(WRONG_CREDENTIALS)
+        raise SignInRefused(WRONG_CREDENTIALS, user)
+    from softbrik.core.security.findings import is_locked
+
+    if await is_locked(user.id):
+        raise AccountLocked(user)
     if ph.check_needs_rehash(user.password_hash):
         user.password_hash = ph.hash(password)
         await user.save(update_fields=["password_hash"])
@@ -230,20 +264,30 @@ def can_sign_in(rt: Runtime, user: User) -> bool:
 
 
 @platform_job("sign-in: finds whose token it is")
-async def authenticate(rt: Runtime, token: str) -> Session | None:
-    """The live session of a bearer token, with its user and team loaded, or None."""
+async def find_session(rt: Runtime, token: str) -> tuple[Session | None, str]:
+    """The session of a bearer token (user and team loaded) and whether it signs in: `ok`, or
+    why not (`unknown`, `revoked`, `expired`, `ended`; the audit log keeps the reason, R-SEC-3).
+    The session is None when no token was given or none matches it."""
     if not token or len(token) > 200:
-        return None
+        return None, "unknown" if token else ""
     session = await Session.get_or_none(token_hash=hash_token(token)).select_related(
         "user", "user__team"
     )
-    if session is None or session.revoked_at is not None:
-        return None
+    if session is None:
+        return None, "unknown"
+    if session.revoked_at is not None:
+        return session, "revoked"
     if session.expires_at <= rt.clock.now():
-        return None
+        return session, "expired"
     if not can_sign_in(rt, session.user):
-        return None
-    return session
+        return session, "ended"
+    return session, "ok"
+
+
+async def authenticate(rt: Runtime, token: str) -> Session | None:
+    """The live session of a bearer token, with its user and team loaded, or None."""
+    session, state = await find_session(rt, token)
+    return session if state == "ok" else None
 
 
 async def session_still_valid(rt: Runtime, session_id: int) -> Session | None:

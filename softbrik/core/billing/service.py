@@ -921,6 +921,7 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
     from softbrik.core.accounts.models import Invitation, Session
     from softbrik.core.crypto.models import TeamKey
     from softbrik.core.events.models import Event
+    from softbrik.core.security.findings import delete_team as delete_security_records
 
     emails = await admin_emails(team.id)
     platform = rt.extras.get("platform")
@@ -929,6 +930,7 @@ async def close_team(rt: Runtime, team: Team, account: BillingAccount) -> None:
         if inspect.isawaitable(result):
             await result
     user_ids = await User.filter(team_id=team.id).values_list("id", flat=True)
+    await delete_security_records(team.id, list(user_ids))
     await Session.filter(user_id__in=list(user_ids)).delete()
     await Invitation.filter(team_id=team.id).delete()
     await Seat.filter(team_id=team.id).delete()

@@ -423,7 +423,8 @@ def create_app(
         """Prometheus metrics: behind `SOFTBRIK_METRICS_TOKEN`, or open outside production."""
         if not metrics_allowed(settings, request.headers.get("authorization")):
             return JSONResponse({"error": "Not found."}, status_code=404)
-        await rt.metrics.read_database(rt)
+        with platform_job("metrics: figures across every team"):
+            await rt.metrics.read_database(rt)
         return Response(rt.metrics.render(), media_type=CONTENT_TYPE)
 
     async def invoice_pdf(request: Request) -> Response:

@@ -11,12 +11,16 @@ how many plain single-row transactions one team's billing costs; the growth colu
 each size's time per team with the smallest size's (1.0 = linear).
 
 Default sizes 1000 and 5000 on SQLite in a temporary directory; with `--postgres URL` (or
-BENCH_POSTGRES_URL) a fresh database on that server, dropped afterwards.
+BENCH_POSTGRES_URL) a fresh database on that server, dropped afterwards. `--workers 1 4` runs
+each size once per number of workers (`softbrik billing run --workers`); `--provider-ms 300`
+makes each charge wait that long first, as a real provider's round trip does (the local
+gateway answers at once).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
@@ -37,6 +41,7 @@ GENERATE_BATCH = 10_000
 @dataclass
 class Result:
     teams: int
+    workers: int
     baseline_seconds: float
     run_seconds: float
     steps: int
@@ -67,7 +72,7 @@ async def _database(postgres: str | None, directory: Path) -> tuple[str, Any]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
 
-    return f"{postgres.rsplit('/', 1)[0]}/{name}", drop
+    return f"{postgres.split('?')[0].rsplit('/', 1)[0]}/{name}", drop
 
 
 async def _generate(rt: Any, count: int, offset: int) -> None:
@@ -153,7 +158,24 @@ async def _baseline(count: int) -> float:
     return time.perf_counter() - started
 
 
-async def measure(count: int, postgres: str | None) -> Result:
+@dataclass
+class SlowProvider:
+    """The local gateway, with a provider's round trip before each charge."""
+
+    real: Any
+    seconds: float
+
+    async def charge(self, **kwargs: Any) -> Any:
+        await asyncio.sleep(self.seconds)
+        return await self.real.charge(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def measure(
+    count: int, postgres: str | None, workers: int = 1, provider_ms: float = 0
+) -> Result:
     from softbrik.app import make_runtime
     from softbrik.briks import load_briks
     from softbrik.core import db
@@ -165,6 +187,8 @@ async def measure(count: int, postgres: str | None) -> Result:
 
     with tempfile.TemporaryDirectory() as directory:
         url, drop = await _database(postgres, Path(directory))
+        if postgres:  # a connection for each worker, and one for the run's own queries
+            url += f"?maxsize={max(5, workers + 1)}"
         settings = Settings(
             data_dir=Path(directory),
             database_url=url,
@@ -190,12 +214,17 @@ async def measure(count: int, postgres: str | None) -> Result:
                     elapsed = time.perf_counter() - started
                     print(f"  {done}/{total} teams, {elapsed:.0f} s", file=sys.stderr, flush=True)
 
-            report = await run_due(rt, progress=progress)
+            if provider_ms:
+                rt.gateway = SlowProvider(rt.gateway, provider_ms / 1000)
+            report = await run_due(rt, progress=progress, workers=workers)
             elapsed = time.perf_counter() - started
             assert not report.failures, report.failures[:3]
             paid = await Invoice.filter(kind="RENEWAL", status="PAID").count()
             assert paid == count, f"{paid} of {count} renewals paid"
-            return Result(count, baseline, elapsed, report.steps)
+            numbered = await Invoice.filter(sequence__isnull=False).count()
+            last = await Invoice.filter(sequence__isnull=False).order_by("-sequence").first()
+            assert last is not None and last.sequence == numbered, "numbers not gapless"
+            return Result(count, workers, baseline, elapsed, report.steps)
         finally:
             await db.close_db()
             if drop is not None:
@@ -209,9 +238,12 @@ async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench billing")
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 5000])
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
+    parser.add_argument("--workers", nargs="+", type=int, default=[1])
+    parser.add_argument("--provider-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
     headers = [
         "teams",
+        "workers",
         "run s",
         "teams/s",
         "baseline inserts/s",
@@ -220,18 +252,25 @@ async def main(argv: list[str]) -> None:
     ]
     results: list[Result] = []
     for size in args.sizes:
-        results.append(await measure(size, args.postgres))
-        first = results[0]
-        rows = [
-            (
-                f"{r.teams:,}",
-                f"{r.run_seconds:.1f}",
-                f"{r.run_rate:.1f}",
-                f"{r.baseline_rate:.0f}",
-                f"**{r.run_rate / r.baseline_rate:.3f}**",
-                f"{(r.run_seconds / r.teams) / (first.run_seconds / first.teams):.2f}",
+        for workers in args.workers:
+            results.append(await measure(size, args.postgres, workers, args.provider_ms))
+            rows = []
+            for r in results:
+                first = next(f for f in results if f.workers == r.workers)
+                rows.append(
+                    (
+                        f"{r.teams:,}",
+                        str(r.workers),
+                        f"{r.run_seconds:.1f}",
+                        f"{r.run_rate:.1f}",
+                        f"{r.baseline_rate:.0f}",
+                        f"**{r.run_rate / r.baseline_rate:.3f}**",
+                        f"{(r.run_seconds / r.teams) / (first.run_seconds / first.teams):.2f}",
+                    )
+                )
+            print(table(headers, rows), flush=True)  # after each, so a long run shows its part
+            where = "PostgreSQL" if args.postgres else "SQLite"
+            provider = (
+                f"; provider round trip {args.provider_ms:.0f} ms" if args.provider_ms else ""
             )
-            for r in results
-        ]
-        print(table(headers, rows), flush=True)  # after each size, so a long run shows its part
-        print(f"\n{'PostgreSQL' if args.postgres else 'SQLite'}; {machine()}\n", flush=True)
+            print(f"\n{where}{provider}; {machine()}\n", flush=True)

@@ -308,22 +308,29 @@ def billing() -> None:
 
 @billing.command("run")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def billing_run(quiet: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Teams billed at once (default: SOFTBRIK_BILLING_WORKERS).",
+)
+def billing_run(quiet: bool, workers: int | None) -> None:
     """Do all billing work that is due now, once (safe from cron, even two runs at once)."""
     from rich.progress import Progress
 
     from softbrik.core.billing.job import RunReport, run_due
 
     async def work(rt: Any) -> RunReport:
+        count = workers or rt.settings.billing_workers
         if quiet:
-            return await run_due(rt)
+            return await run_due(rt, workers=count)
         with Progress(console=console) as bar:
             task = bar.add_task("billing", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            return await run_due(rt, progress=progress)
+            return await run_due(rt, progress=progress, workers=count)
 
     report: RunReport = run_with_runtime(work)
     console.print(f"{report.teams} teams, {report.steps} steps, {len(report.failures)} failures")

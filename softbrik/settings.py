@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     due_work_interval_seconds: float = Field(
         default=60, description="how often the server runs due work (seat removals, pruning)"
     )
+    billing_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="teams billed at once by `softbrik billing run` and the server's billing job; "
+        "each holds a database connection while it works (pool size: ?maxsize= in the URL)",
+    )
 
     metrics_token: str | None = Field(
         default=None,

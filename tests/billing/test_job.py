@@ -14,9 +14,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from softbrik.core.billing.job import run_due
 from softbrik.core.billing.models import BillingAccount, Invoice, PaymentAttempt
 from softbrik.core.payments import LocalGateway
+from softbrik.testing import require_service
 from tests.billing.helpers import ASSIGN, advance, at, charges, invoices
 
 
@@ -31,8 +34,9 @@ class KilledAfterCharge:
 
     async def charge(self, **kwargs: Any) -> Any:
         self.calls += 1
+        call = self.calls  # before awaiting: workers' charges overlap
         result = await self.real.charge(**kwargs)
-        if self.calls == self.n:
+        if call == self.n:
             raise asyncio.CancelledError("killed")
         return result
 
@@ -178,6 +182,105 @@ async def test_two_runs_at_once_do_each_step_once(gql, team_factory, softbrik_ap
     assert {day.isoformat() for day in accounts} == {"2026-03-12"}
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+async def test_workers_of_one_run_do_each_step_once(
+    gql, team_factory, softbrik_app, clock, workers
+):
+    """R-BILL-18, -21: a run's workers share the teams; each team is billed once, in order of
+    its own steps, and the numbers stay gapless (on PostgreSQL the workers overlap)."""
+    rt = softbrik_app.state.rt
+    teams = await sign_up_teams(team_factory, 7)
+    clock.advance(at("2026-02-12", 12))
+    seen: list[tuple[int, int]] = []
+    report = await run_due(
+        rt, workers=workers, progress=lambda done, total: seen.append((done, total))
+    )
+    assert report.failures == []
+    assert (report.teams, report.steps) == (7, 21)  # reminder, composition, renewal each
+    assert seen == [(n, 7) for n in range(1, 8)]
+    assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 7
+    assert len(charges(softbrik_app)) == 14
+    sequences = await Invoice.all().order_by("sequence").values_list("sequence", flat=True)
+    assert sequences == list(range(1, 15))
+    for team in teams:
+        found = await invoices(gql, team.admin.token)
+        assert [(i["kind"], i["status"]) for i in found] == [
+            ("SIGN_UP", "PAID"),
+            ("RENEWAL", "PAID"),
+        ]
+    assert (await run_due(rt, workers=workers)).steps == 0
+
+
+async def test_a_killed_worker_ends_the_run_and_the_next_run_finishes(
+    gql, team_factory, softbrik_app, clock
+):
+    """R-BILL-21: one of three workers dies after the provider charged; the run stops as the
+    process would, and the next run charges no team twice and skips none."""
+    rt = softbrik_app.state.rt
+    await sign_up_teams(team_factory, 5)
+    await advance(gql, at("2026-02-11", 12))
+    real = rt.gateway
+    clock.advance(at("2026-02-12", 12))
+    rt.gateway = KilledAfterCharge(real, n=2)
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await run_due(rt, workers=3)
+    finally:
+        rt.gateway = real
+    report = await run_due(rt, workers=3)
+    assert report.failures == []
+    assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 5
+    assert len(charges(softbrik_app)) == 10  # the lost charge was asked again, not made again
+    assert await PaymentAttempt.filter(succeeded=True).count() == 10
+    sequences = await Invoice.all().order_by("sequence").values_list("sequence", flat=True)
+    assert sequences == list(range(1, 11))
+
+
+@dataclass
+class WaitsForAnotherRenewal:
+    """The first renewal charge waits at the provider until another team's renewal is paid."""
+
+    real: LocalGateway
+    waited: str | None = None  # the team whose charge waited
+
+    async def charge(self, **kwargs: Any) -> Any:
+        if self.waited is None:
+            self.waited = kwargs["metadata"]["team_id"]
+            for _ in range(500):
+                if await Invoice.filter(kind="RENEWAL", status="PAID").exists():
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("no other renewal got through while a charge was waiting")
+        return await self.real.charge(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_a_slow_charge_does_not_hold_the_invoice_numbers(
+    gql, team_factory, softbrik_app, softbrik_db, clock
+):
+    """R-BILL-18 with workers: a renewal is charged before it takes its gapless number, so while
+    one team's charge waits on the provider another team's renewal is numbered and paid (with
+    the number taken first, the second would wait for the first's commit: deadlock here)."""
+    require_service("PostgreSQL", softbrik_db.is_postgres)  # SQLite does one write at a time
+    rt = softbrik_app.state.rt
+    await sign_up_teams(team_factory, 2)
+    await advance(gql, at("2026-02-11", 12))
+    real = rt.gateway
+    clock.advance(at("2026-02-12", 12))
+    rt.gateway = gateway = WaitsForAnotherRenewal(real)
+    try:
+        report = await run_due(rt, workers=2)
+    finally:
+        rt.gateway = real
+    assert report.failures == []
+    renewals = await Invoice.filter(kind="RENEWAL").order_by("sequence")
+    assert [(i.status, i.sequence) for i in renewals] == [("PAID", 3), ("PAID", 4)]
+    assert str(renewals[1].team_id) == gateway.waited  # the other team was numbered first
+
+
 async def test_simultaneous_seat_additions(gql, team_factory, softbrik_app):
     """R-BILL-5, R-BILL-21: the same seat added twice at once is added and charged once; two
     different seats at once are both charged, with gapless numbers (R-BILL-18)."""
@@ -228,3 +331,9 @@ def test_billing_run_from_the_command_line(tmp_path):
     done = softbrik("billing", "run")
     assert done.returncode == 0, done.stderr
     assert "0 teams, 0 steps, 0 failures" in done.stderr
+    several = softbrik("billing", "run", "--quiet", "--workers", "3")
+    assert several.returncode == 0, several.stderr
+    assert "0 teams, 0 steps, 0 failures" in several.stderr
+    bad = softbrik("billing", "run", "--workers", "0")
+    assert bad.returncode == 2
+    assert "--workers" in bad.stderr

@@ -28,6 +28,7 @@ when it ends (`recorded_together`), so the event log's lock is held only for its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,43 +153,73 @@ async def run_due(
     rt: Runtime,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> RunReport:
     """Do all billing work due at `now` (default: the clock's), team by team in id order.
 
-    `progress(done, total)` is called after each team. One team's failure is logged and the
-    others go on; its work stays due for the next run.
+    `workers` teams are billed at once (default one; `softbrik billing run` and the server
+    take SOFTBRIK_BILLING_WORKERS), each in its own task and database connection: steps
+    interleave across teams, a team's own stay in order. `progress(done, total)` is called
+    after each team. One team's failure is logged and the others go on; its work
+    stays due for the next run. A worker that dies (cancelled, killed) ends the run once the
+    others finished their team: what committed stays done, the rest is due for the next run.
     """
     now = to_utc(now or rt.clock.now())
     report = RunReport()
     await send_pending(rt)  # e-mails of steps a killed run committed but did not send
     total = await BillingAccount.filter(next_run_at__lte=now).count()
-    last = 0
-    while True:
-        ids = await (
-            BillingAccount.filter(next_run_at__lte=now, team_id__gt=last)
-            .order_by("team_id")
-            .limit(BATCH)
-            .values_list("team_id", flat=True)
-        )
-        if not ids:
-            break
-        for team_id in ids:
-            last = int(team_id)  # type: ignore[call-overload]
+    due: asyncio.Queue[int | None] = asyncio.Queue(maxsize=BATCH)
+    workers = max(1, workers)
+
+    async def feed() -> None:
+        last = 0
+        while ids := await BillingAccount.filter(next_run_at__lte=now, team_id__gt=last).order_by(
+            "team_id"
+        ).limit(BATCH).values_list("team_id", flat=True):
+            for team_id in ids:
+                last = int(team_id)  # type: ignore[call-overload]
+                await due.put(last)
+        for _ in range(workers):
+            await due.put(None)
+
+    async def work() -> None:
+        while (team_id := await due.get()) is not None:
             try:
-                report.steps += await run_team(rt, last, now)
+                steps = await run_team(rt, team_id, now)  # then added: `+= await` would race
+                report.steps += steps
             except DomainError as exc:
-                log.warning("billing step failed", extra={"team_id": last, "error": exc.message})
-                report.failures.append((last, exc.message))
+                log.warning("billing step failed", extra={"team_id": team_id, "error": exc.message})
+                report.failures.append((team_id, exc.message))
             except Exception as exc:
-                log.exception("billing step failed", extra={"team_id": last})
-                report.failures.append((last, repr(exc)))
+                log.exception("billing step failed", extra={"team_id": team_id})
+                report.failures.append((team_id, repr(exc)))
             report.teams += 1
             if progress is not None:
                 progress(report.teams, max(total, report.teams))
+
+    feeder = asyncio.create_task(feed())
+    tasks = [feeder, *(asyncio.create_task(work()) for _ in range(workers))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # One died: the others finish the team they are on and stop. They are not cancelled:
+        # a task cancelled while it opens a transaction can leave SQLite's connection locked.
+        feeder.cancel()
+        while not due.empty():
+            due.get_nowait()
+        for _ in range(workers):
+            due.put_nowait(None)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     if report.steps or report.failures:
         log.info(
             "billing run",
-            extra={"teams": report.teams, "steps": report.steps, "failures": len(report.failures)},
+            extra={
+                "teams": report.teams,
+                "steps": report.steps,
+                "failures": len(report.failures),
+                "workers": workers,
+            },
         )
     return report
 
@@ -229,7 +260,7 @@ async def advance_test_clock(rt: Runtime, to: datetime) -> datetime:
 
 async def billing_job(rt: Runtime) -> int:
     """The periodic job (`softbrik serve`'s lifespan): `run_due` now; the steps done."""
-    return (await run_due(rt)).steps
+    return (await run_due(rt, workers=rt.settings.billing_workers)).steps
 
 
 __all__ = ["RunReport", "advance_test_clock", "billing_job", "run_due", "run_team"]

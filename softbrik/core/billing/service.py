@@ -494,11 +494,15 @@ async def renew(
             return None
     if invoice.status != InvoiceStatus.DRAFT:
         return invoice
-    await finalize(rt, invoice, save=False)  # written with the payment's outcome, by `collect`
+    # Charged before it takes its number, as `bill_at_once` does: the number's row lock, held
+    # to the commit, is then not held over the provider's round trip, so that billing workers
+    # and runs at once don't queue one behind the other for the whole of each charge.
+    attempt = await _charge(rt, team, invoice)
+    await finalize(rt, invoice, save=False)  # written with the payment's outcome, by `_settle`
     emails = await _admins(team.id, emails)
     if emails:
         await send_invoice(rt, invoice, emails)
-    await collect(rt, team, invoice, emails, invoices, account, also=FINALIZED_FIELDS)
+    await _settle(rt, team, invoice, attempt, emails, invoices, account, also=FINALIZED_FIELDS)
     return invoice
 
 
@@ -515,6 +519,20 @@ async def collect(
     (R-BILL-20). True when paid. `also` names more fields of the invoice to write with the
     outcome (a finalization's)."""
     attempt = await _charge(rt, team, invoice)
+    return await _settle(rt, team, invoice, attempt, emails, invoices, account, also)
+
+
+async def _settle(
+    rt: Runtime,
+    team: Team,
+    invoice: Invoice,
+    attempt: PaymentAttempt,
+    emails: list[str] | None = None,
+    invoices: list[Invoice] | None = None,
+    account: BillingAccount | None = None,
+    also: list[str] | None = None,
+) -> bool:
+    """Write a charge's outcome: paid, or the next retry or the suspension (R-BILL-20)."""
     if attempt.succeeded:
         await mark_paid(rt, invoice, also)
         await refresh_status(team, invoices, account)

@@ -438,13 +438,14 @@ def security_scan() -> None:
 
 @security.command("prune")
 def security_prune() -> None:
-    """Delete audit entries older than SOFTBRIK_AUDIT_RETENTION_DAYS (the server does it too)."""
+    """Delete audit entries older than SOFTBRIK_AUDIT_RETENTION_DAYS and failed sign-ins older
+    than SOFTBRIK_LOGIN_WINDOW_SECONDS (the server does it too)."""
     from softbrik.core.jobs import run_once
     from softbrik.core.security.audit import prune
 
     console.print("pruning the audit log …")
     deleted = run_with_runtime(lambda rt: run_once("prune_audit", prune, rt))
-    console.print(f"[green]deleted {deleted} audit entries[/green]")
+    console.print(f"[green]deleted {deleted} audit entries and failed sign-ins[/green]")
 
 
 @security.command("findings")

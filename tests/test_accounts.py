@@ -120,6 +120,40 @@ async def test_sign_ins_are_throttled_per_client_address(gql):
     assert error["extensions"]["code"] == "RATE_LIMITED"
 
 
+async def test_failed_sign_ins_keep_no_address_and_are_forgotten(gql, clock, softbrik_app):
+    """R-ACC-4 without keeping what strangers typed: a failed sign-in is stored as the e-mail's
+    keyed hash, still throttles that account however the address is written, and is deleted by
+    the pruning job once the window has passed."""
+    from softbrik.core.accounts.models import LoginAttempt
+    from softbrik.core.security.audit import prune
+
+    rt = softbrik_app.state.rt
+    await gql.ok(SIGN_UP, sign_up_input())
+    for _ in range(4):
+        await gql.error(LOG_IN, {"e": "mette@bager.dk", "p": "wrong password!"})
+    await gql.error(LOG_IN, {"e": "stranger@example.com", "p": "wrong password!"})
+    rows = await LoginAttempt.all().values("subject", "client_address")
+    assert len(rows) == 5
+    stored = repr(rows)
+    assert "mette" not in stored and "stranger" not in stored and "@" not in stored
+    assert {r["subject"] for r in rows} == {
+        rt.audit.subject("mette@bager.dk"),
+        rt.audit.subject("stranger@example.com"),
+    }
+    await gql.error(LOG_IN, {"e": " Mette@Bager.dk ", "p": "wrong password!"})  # the 5th
+    error = await gql.error(LOG_IN, {"e": "mette@bager.dk", "p": "rugbrød og kaffe"})
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+
+    clock.advance(clock.now() + timedelta(seconds=rt.settings.login_window_seconds - 1))
+    await gql.error(LOG_IN, {"e": "late@example.com", "p": "wrong password!"})
+    assert await prune(rt) == 0  # all still inside the window
+    clock.advance(clock.now() + timedelta(seconds=2))
+    assert await prune(rt) == 6
+    assert [r["subject"] for r in await LoginAttempt.all().values("subject")] == [
+        rt.audit.subject("late@example.com")
+    ]
+
+
 async def test_sessions_expire(gql, clock, softbrik_app):
     ttl = timedelta(hours=softbrik_app.state.rt.settings.session_ttl_hours)
     started = clock.now()

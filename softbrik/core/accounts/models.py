@@ -133,10 +133,15 @@ class Seat(Model):
 
 
 class LoginAttempt(Model):
-    """Failed sign-ins, for throttling per account and per client address (R-ACC-4)."""
+    """Failed sign-ins, for throttling per account and per client address (R-ACC-4).
+
+    The e-mail tried is kept as its keyed hash (the audit log's `subject`), never in clear: the
+    table holds addresses of people who are no customers. Rows older than the throttling window
+    are deleted (`forget_failed_sign_ins`).
+    """
 
     id = fields.IntField(primary_key=True)
-    email = fields.CharField(max_length=254, db_index=True)
+    subject = fields.CharField(max_length=64, db_index=True)
     client_address = fields.CharField(max_length=64, db_index=True)
     at = fields.DatetimeField(db_index=True)
 

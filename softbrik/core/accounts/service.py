@@ -174,11 +174,12 @@ async def sign_up(rt: Runtime, form: SignUp, client_address: str = "") -> tuple[
     return user, token
 
 
-async def throttle(rt: Runtime, email: str, client_address: str) -> None:
-    """Refuse sign-ins after too many recent failures on the account or from the address."""
+async def throttle(rt: Runtime, subject: str, client_address: str) -> None:
+    """Refuse sign-ins after too many recent failures on the account (its e-mail's keyed hash,
+    `subject`) or from the address."""
     since = rt.clock.now() - timedelta(seconds=rt.settings.login_window_seconds)
     recent = LoginAttempt.filter(at__gte=since)
-    if await recent.filter(email=email).count() >= rt.settings.login_attempts_per_account:
+    if await recent.filter(subject=subject).count() >= rt.settings.login_attempts_per_account:
         raise RateLimited("Too many failed sign-ins. Try again in a few minutes.")
     if (
         client_address
@@ -217,7 +218,8 @@ async def log_in(
     """Sign in. An unknown e-mail and a wrong password give the same answer; only the right
     password tells that an account is locked (ACCOUNT_LOCKED)."""
     email = email.strip().lower()
-    await throttle(rt, email, client_address)
+    subject = rt.audit.subject(email)
+    await throttle(rt, subject, client_address)
     user = await User.get_or_none(email=email).select_related("team")
     ph = rt.hasher
     if user is None:
@@ -228,7 +230,7 @@ async def log_in(
         ok = passwords.verify(ph, user.password_hash, password) and can_sign_in(rt, user)
     if not ok or user is None:
         await LoginAttempt.create(
-            email=email, client_address=client_address[:64], at=rt.clock.now()
+            subject=subject, client_address=client_address[:64], at=rt.clock.now()
         )
         raise SignInRefused(WRONG_CREDENTIALS, user)
     from softbrik.core.security.findings import is_locked
@@ -239,6 +241,14 @@ async def log_in(
         user.password_hash = ph.hash(password)
         await user.save(update_fields=["password_hash"])
     return user, await open_session(rt, user, client_address)
+
+
+async def forget_failed_sign_ins(rt: Runtime) -> int:
+    """Delete failed sign-ins older than the throttling window (they count for nothing after
+    it); how many."""
+    since = rt.clock.now() - timedelta(seconds=rt.settings.login_window_seconds)
+    deleted: int = await LoginAttempt.filter(at__lt=since).delete()
+    return deleted
 
 
 _DUMMY: dict[tuple[int, int], str] = {}

@@ -173,7 +173,10 @@ class AuditLog:
 
 
 async def prune(rt: Runtime) -> int:
-    """Delete audit entries older than SOFTBRIK_AUDIT_RETENTION_DAYS; returns how many."""
+    """Delete audit entries older than SOFTBRIK_AUDIT_RETENTION_DAYS, and failed sign-ins older
+    than the throttling window; returns how many rows."""
+    from softbrik.core.accounts.service import forget_failed_sign_ins
+
     cutoff = rt.clock.now() - timedelta(days=rt.settings.audit_retention_days)
     deleted: int = await AuditEntry.filter(at__lt=cutoff).delete()
-    return deleted
+    return deleted + await forget_failed_sign_ins(rt)

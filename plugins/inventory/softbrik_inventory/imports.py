@@ -4,6 +4,12 @@ checked and written in the background while `inventory { importJob(id) }` tells 
 The job row records each change of status (queued, running, done or failed) and the report.
 How many rows are done between those changes is kept in this process only: the writing pass is
 one transaction (all rows or none), so nothing it does is visible to others until it ends.
+
+While it runs, the process beats on the row (`heartbeat_at`, every HEARTBEAT_SECONDS, from its
+own connection). A job still queued or running that no process here runs and whose last beat is
+older than STALE_AFTER (platform time) belongs to a process that died (killed, out of memory,
+the machine lost): the next read marks it failed, with nothing written (its transaction died
+with it), instead of leaving it running for ever.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from softbrik.plugin import BadUserInput, NotFound, Platform
@@ -39,6 +46,9 @@ class Progress:
 
 _running: dict[int, Progress] = {}
 _tasks: dict[int, asyncio.Task[None]] = {}
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER = timedelta(seconds=60)
+DIED = "The server running this import stopped; nothing was written. Please import the file again."
 
 
 def max_bytes() -> int:
@@ -100,6 +110,7 @@ async def start_import(
             size_bytes=size,
             actor_id=actor_id,
             created_at=platform.now(),
+            heartbeat_at=platform.now(),
         )
     except BaseException:
         _discard(path)
@@ -116,10 +127,14 @@ async def start_import(
 async def run(platform: Platform, job_id: int, path: Path) -> None:
     """Check every row, then (unless a dry run) write them all in one transaction."""
     progress = _running.setdefault(job_id, Progress())
+    beating = asyncio.get_running_loop().create_task(
+        _beat(platform, job_id), name=f"{TASK_PREFIX}{job_id}-heartbeat"
+    )
     try:
         job = await ImportJob.get(id=job_id)
         job.status = ImportStatus.RUNNING
-        await job.save(update_fields=["status"])
+        job.heartbeat_at = platform.now()
+        await job.save(update_fields=["status", "heartbeat_at"])
 
         def heard(phase: str, done: int, total: int | None) -> None:
             progress.phase, progress.rows_done, progress.rows_total = phase, done, total
@@ -149,8 +164,21 @@ async def run(platform: Platform, job_id: int, path: Path) -> None:
             message = "The import failed; nothing was written."
             await finish(platform, job, ImportStatus.FAILED, None, message)
     finally:
+        beating.cancel()
         _running.pop(job_id, None)
         _discard(path)
+
+
+async def _beat(platform: Platform, job_id: int) -> None:
+    """Say every HEARTBEAT_SECONDS that this process still runs the job (see the module)."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            await ImportJob.filter(
+                id=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]
+            ).update(heartbeat_at=platform.now())
+        except Exception:  # a missed beat is not the import's failure; the next one may do
+            log.warning("inventory import heartbeat failed", extra={"job_id": job_id})
 
 
 async def finish(
@@ -187,20 +215,45 @@ async def finish(
 
 
 async def get_job(
-    team_id: int, job_id: int, field: str = "id"
+    platform: Platform, team_id: int, job_id: int, field: str = "id"
 ) -> tuple[ImportJob, Progress | None]:
     """The team's import job, and how far it is when it runs in this process.
 
     The progress is taken before the row is read: a job that ends in between has saved its row
     before it drops its progress, so the row read after is the finished one (never a running row
-    without its progress). The progress goes only with a row that still runs.
+    without its progress). The progress goes only with a row that still runs. A running job
+    whose process died is marked failed here (see the module).
     """
     live = _running.get(job_id)
     job = await ImportJob.get_or_none(team_id=team_id, id=job_id)
     if job is None:
         raise NotFound("No import has this id.", field=field)
     running = job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+    if running and live is None and _stale(platform, job):
+        await _died(platform, job)
+        running = False
     return job, live if running else None
+
+
+def _stale(platform: Platform, job: ImportJob) -> bool:
+    last = job.heartbeat_at or job.created_at
+    return platform.now() - last > STALE_AFTER
+
+
+async def _died(platform: Platform, job: ImportJob) -> None:
+    """Mark failed a job whose process died, unless it beat or ended meanwhile."""
+    now = platform.now()
+    marked = await ImportJob.filter(
+        id=job.id,
+        status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING],
+        heartbeat_at=job.heartbeat_at,
+    ).update(status=ImportStatus.FAILED, phase="", message=DIED, finished_at=now)
+    await job.refresh_from_db()
+    if marked:
+        log.warning(
+            "inventory import found dead",
+            extra={"job_id": job.id, "team_id": job.team_id, "heartbeat_at": job.heartbeat_at},
+        )
 
 
 async def settle() -> None:

@@ -273,6 +273,8 @@ class ImportJob(TeamScoped):
     actor_id = fields.IntField(null=True)
     created_at = fields.DatetimeField()
     finished_at = fields.DatetimeField(null=True)
+    heartbeat_at = fields.DatetimeField(null=True)
+    """When the process running it last said it still does (`imports.HEARTBEAT_SECONDS`)."""
 
     class Meta:
         table = "inventory_import"

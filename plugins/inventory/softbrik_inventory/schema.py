@@ -660,7 +660,10 @@ class InventoryQuery:
 
     @strawberry.field(description="An import of an uploaded file: how far it is, its report.")
     async def import_job(self, info: Info[Any, Any], id: strawberry.ID) -> ImportJob:
-        row, live = await imports.get_job(team(info), decode(info, id, "ImportJob", "id"))
+        ctx = brik_context(info)
+        row, live = await imports.get_job(
+            ctx.platform, ctx.team_id, decode(info, id, "ImportJob", "id")
+        )
         return ImportJob(row=row, live=live)
 
     @strawberry.field(description="Balances that differ from the sum of the ledger (none).")

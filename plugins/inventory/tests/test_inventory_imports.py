@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 from softbrik_inventory import csvio, imports, service
@@ -94,6 +96,63 @@ async def test_a_running_import_answers_how_far_it_is(gql, team, platform):
     order = {"": 0, "checking": 1, "writing": 2}
     steps = [(order[phase], rows) for status, phase, rows in seen if status == "RUNNING"]
     assert steps == sorted(steps)
+
+
+async def test_an_import_whose_server_died_reads_as_failed(gql, team, clock):
+    """A job its process left running (killed mid-import: no process here runs it and its row
+    stopped beating) stays RUNNING while its last beat is recent, and reads as FAILED, with
+    nothing written, once it is older than STALE_AFTER; never RUNNING for ever."""
+    body = await upload_csv(gql, team.token, "PRODUCTS", products_csv(3), dry_run=False)
+    job_id = body["data"]["inventoryImportFile"]["id"]
+    await finished_job(gql, team.token, job_id)
+    row = await ImportJob.get(team_id=team.team_id)
+    await Product.filter(team_id=team.team_id).delete()
+    # The row as a process killed in its writing pass leaves it: running, beaten a moment ago.
+    await ImportJob.filter(id=row.id).update(
+        status="running", phase="writing", finished_at=None, heartbeat_at=clock.now()
+    )
+
+    async def status() -> tuple[str, str]:
+        job = (await gql.ok(IMPORT_JOB, {"id": job_id}, team.token))["inventory"]["importJob"]
+        return job["status"], job["message"]
+
+    stale = imports.STALE_AFTER.total_seconds()
+    clock.advance(clock.now() + timedelta(seconds=stale - 1))
+    assert (await status())[0] == "RUNNING"
+    await ImportJob.filter(id=row.id).update(heartbeat_at=clock.now())  # another process beats
+    clock.advance(clock.now() + timedelta(seconds=stale - 1))
+    assert (await status())[0] == "RUNNING"
+    clock.advance(clock.now() + timedelta(seconds=2))
+    assert await status() == ("FAILED", imports.DIED)
+    assert await status() == ("FAILED", imports.DIED)  # and stays so
+    dead = await ImportJob.get(id=row.id)
+    assert dead.finished_at == clock.now()
+    assert await Product.filter(team_id=team.team_id).count() == 0
+
+
+async def test_a_running_import_beats_on_its_row(platform, team, clock, monkeypatch):
+    """The process running an import writes its heartbeat every HEARTBEAT_SECONDS, and stops
+    when the import ended."""
+    monkeypatch.setattr(imports, "HEARTBEAT_SECONDS", 0.01)
+    job = await ImportJob.create(
+        team_id=team.team_id, kind="products", status="running", created_at=clock.now()
+    )
+    beating = asyncio.create_task(imports._beat(platform, job.id))
+    try:
+        clock.advance(clock.now() + timedelta(minutes=5))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            await job.refresh_from_db()
+            if job.heartbeat_at == clock.now():
+                break
+        assert job.heartbeat_at == clock.now()
+        await ImportJob.filter(id=job.id).update(status="done")
+        clock.advance(clock.now() + timedelta(minutes=5))
+        await asyncio.sleep(0.1)
+        await job.refresh_from_db()
+        assert job.heartbeat_at < clock.now()  # an ended job is not beaten again
+    finally:
+        beating.cancel()
 
 
 async def test_a_file_that_is_not_utf8_fails_and_writes_nothing(gql, team):

@@ -128,6 +128,9 @@ async def test_an_import_whose_server_died_reads_as_failed(gql, team, clock):
     dead = await ImportJob.get(id=row.id)
     assert dead.finished_at == clock.now()
     assert await Product.filter(team_id=team.team_id).count() == 0
+    # A row from before heartbeats (none recorded) counts from when it was created.
+    await ImportJob.filter(id=row.id).update(status="running", heartbeat_at=None)
+    assert await status() == ("FAILED", imports.DIED)
 
 
 async def test_a_running_import_beats_on_its_row(platform, team, clock, monkeypatch):

@@ -160,8 +160,8 @@ async def run_due(
     `workers` teams are billed at once (default one; `softbrik billing run` and the server
     take SOFTBRIK_BILLING_WORKERS), each in its own task and database connection: steps
     interleave across teams, a team's own stay in order. `progress(done, total)` is called
-    after each team. One team's failure is logged and the others go on; its work
-    stays due for the next run. A worker that dies (cancelled, killed) ends the run once the
+    after each team. One team's failure is logged and the others go on; its work stays due
+    for the next run. A worker that dies (cancelled, killed) ends the run once the
     others finished their team: what committed stays done, the rest is due for the next run.
     """
     now = to_utc(now or rt.clock.now())
@@ -173,9 +173,15 @@ async def run_due(
 
     async def feed() -> None:
         last = 0
-        while ids := await BillingAccount.filter(next_run_at__lte=now, team_id__gt=last).order_by(
-            "team_id"
-        ).limit(BATCH).values_list("team_id", flat=True):
+        while True:
+            ids = await (
+                BillingAccount.filter(next_run_at__lte=now, team_id__gt=last)
+                .order_by("team_id")
+                .limit(BATCH)
+                .values_list("team_id", flat=True)
+            )
+            if not ids:
+                break
             for team_id in ids:
                 last = int(team_id)  # type: ignore[call-overload]
                 await due.put(last)

@@ -77,11 +77,38 @@ def tortoise_config(
     }
 
 
+def _guard_sqlite_transactions() -> None:
+    """Tortoise's SQLite transaction (1.1) takes the connection's lock, then awaits BEGIN; a
+    task cancelled (or failing) in between never gives the lock back, and every later query of
+    the process waits for ever (tests/test_transactions.py). This opens it the same way and
+    gives the lock back on the way out. Remove when Tortoise does it itself."""
+    from tortoise.backends.sqlite.client import SqliteTransactionContext
+    from tortoise.connection import get_connections
+
+    async def enter(self: Any) -> Any:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            self.token = get_connections().set(self.connection_name, self.connection)
+            try:
+                await self.connection.begin()
+            except BaseException:
+                get_connections().reset(self.token)
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        return self.connection
+
+    SqliteTransactionContext.__aenter__ = enter  # type: ignore[method-assign]
+
+
 async def init_db(db_url: str, apps: Iterable[DbApp], row_level_security: bool = False) -> None:
     """Connect for the whole process: requests run in other tasks than the lifespan's.
 
     With `row_level_security` (PostgreSQL), every connection carries the tenant of the task
     that uses it (`softbrik.core.tenancy`)."""
+    _guard_sqlite_transactions()
     await Tortoise.init(
         config=tortoise_config(db_url, apps, row_level_security), _enable_global_fallback=True
     )

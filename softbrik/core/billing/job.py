@@ -208,8 +208,8 @@ async def run_due(
     try:
         await asyncio.gather(*tasks)
     except BaseException:
-        # One died: the others finish the team they are on and stop. They are not cancelled:
-        # a task cancelled while it opens a transaction can leave SQLite's connection locked.
+        # One died: the others finish the team they are on and stop, rather than being
+        # cancelled half-way through a step whose charge may already be at the provider.
         feeder.cancel()
         while not due.empty():
             due.get_nowait()

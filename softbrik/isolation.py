@@ -457,6 +457,11 @@ def core_cases() -> list[IsolationCase | StreamCase]:
         IsolationCase("Query.node(id)@Team", node, _victim_team),
         IsolationCase("Query.node(id)@Invoice", node, _victim_invoice),
         IsolationCase("Subscription.billingEvents(after)", BILLING_EVENTS, _victim_billing_event),
+        IsolationCase(
+            "Subscription.securityFindings(after)",
+            "subscription($id: ID) { securityFindings(after: $id) { id message } }",
+            _victim_finding,
+        ),
     ]
     streams = [
         StreamCase("Subscription.billingEvents", BILLING_EVENTS, _emit_billing_event),

@@ -236,18 +236,17 @@ class SecurityMutation:
 @strawberry.type
 class SecuritySubscription:
     @strawberry.subscription(
-        description="The team's new security findings, live (administrators, R-SEC-3). "
-        "Earlier ones are in `team { securityFindings }`."
+        description="The team's new security findings, live (administrators, R-SEC-3). With "
+        "`after` (the last finding seen), first those newer than it, oldest first: a "
+        "dashboard that reconnects misses none. Earlier ones are in `team { securityFindings }`."
     )
     async def security_findings(
-        self, info: Info[Context, Any]
+        self, info: Info[Context, Any], after: strawberry.ID | None = None
     ) -> AsyncGenerator[SecurityFinding, None]:
         ctx = info.context
-        admin = ctx.require_admin()
+        ctx.require_admin()
         team = ctx.require_team()
+        position = decode_id(after, "SecurityFinding", "after") if after else None
         check = ctx.access_check(admin=True)
-        types = {findings.SECURITY_FINDING}
-        async for event in ctx.rt.events.stream(admin.team_id, types, None, check):
-            row = await Finding.get_or_none(id=event.payload["finding_id"], team_id=team.id)
-            if row is not None:
-                yield (await findings_of(team, [row]))[0]
+        async for row in findings.new_findings(ctx.rt, team.id, position, check):
+            yield (await findings_of(team, [row]))[0]

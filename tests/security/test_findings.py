@@ -115,6 +115,51 @@ async def test_admins_get_new_findings_live(gql, team_factory, subscriptions, ru
     assert (found["type"], found["user"]["id"]) == ("REVOKED_TOKEN", member.id)
 
 
+LIVE_AFTER = "subscription($after: ID) { securityFindings(after: $after) { id user { id } } }"
+
+
+async def test_a_reconnecting_dashboard_gets_the_findings_it_missed(
+    gql, team_factory, subscriptions, run_scan
+):
+    """R-SEC-3: `securityFindings(after)` first tells the findings newer than the last one
+    seen, oldest first, then new ones live, each once; `after` naming no finding of the team
+    is NOT_FOUND."""
+    team = await team_factory.sign_up()
+    members = [await team_factory.invite(team) for _ in range(4)]
+    async with subscriptions(team.admin.token) as conn:
+        sub = await conn.subscribe(LIVE_AFTER)
+        await conn.ping()
+        await reuse_revoked_token(gql, members[0].token)
+        await run_scan()
+        seen = (await sub.next())["securityFindings"]
+    assert seen["user"]["id"] == members[0].id
+    for member in members[1:3]:  # while the dashboard is away
+        await reuse_revoked_token(gql, member.token)
+        await run_scan()
+    async with subscriptions(team.admin.token) as conn:
+        sub = await conn.subscribe(LIVE_AFTER, {"after": seen["id"]})
+        missed = [(await sub.next())["securityFindings"] for _ in range(2)]
+        await conn.ping()
+        await reuse_revoked_token(gql, members[3].token)
+        await run_scan()
+        live = (await sub.next())["securityFindings"]
+    assert [f["user"]["id"] for f in missed] == [members[1].id, members[2].id]
+    assert live["user"]["id"] == members[3].id
+    assert len({seen["id"], *(f["id"] for f in missed), live["id"]}) == 4
+    newest = await findings_of(gql, team.admin.token, first=1)
+    assert newest[0]["id"] == live["id"]
+
+    async with subscriptions(team.admin.token) as conn:  # nothing newer than the newest
+        sub = await conn.subscribe(LIVE_AFTER, {"after": live["id"]})
+        await conn.ping()
+        await reuse_revoked_token(gql, (await team_factory.invite(team)).token)
+        await run_scan()
+        assert (await sub.next())["securityFindings"]["id"] not in (live["id"], seen["id"])
+        missing = await conn.subscribe(LIVE_AFTER, {"after": _id(10**9)})
+        ended = await missing.ended()
+    assert ended.codes == ["NOT_FOUND"]
+
+
 async def test_members_cannot_subscribe_to_findings(team_factory, subscriptions):
     team = await team_factory.sign_up()
     member = await team_factory.invite(team)

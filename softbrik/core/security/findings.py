@@ -16,6 +16,7 @@ audit entries newer than the resolution raise it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,8 @@ from tortoise.transactions import in_transaction
 from softbrik.core.accounts.models import Role, Team, User
 from softbrik.core.accounts.service import revoke_sessions
 from softbrik.core.errors import NotFound
-from softbrik.core.events.log import record
+from softbrik.core.events.bus import AccessCheck
+from softbrik.core.events.log import last_position, record
 from softbrik.core.runtime import Runtime
 from softbrik.core.security import detectors
 from softbrik.core.security.detectors import LOCK, REVOKE, Candidate, Window
@@ -283,6 +285,33 @@ async def team_findings(
         rows = rows.filter(id__lt=after)
     found: list[Finding] = await rows.order_by("-id").limit(first)
     return found
+
+
+async def new_findings(
+    rt: Runtime, team_id: int, after: int | None, check: AccessCheck | None = None
+) -> AsyncIterator[Finding]:
+    """The team's findings newer than the finding `after` (when given, oldest first), then new
+    ones live, each once: what a dashboard missed while it was away, then the rest.
+
+    The event log's position is taken before the findings are read, and the stream goes on from
+    it, so a finding made in between comes by one way or both (and is told once), never by
+    neither. `check` raises when the subscriber may no longer read them; it ends the stream.
+    """
+    position: int | None = None
+    seen: set[int] = set()
+    if after is not None:
+        await team_finding(team_id, after, field="after")
+        position = await last_position()
+        for row in await Finding.filter(team_id=team_id, id__gt=after).order_by("id"):
+            seen.add(row.id)
+            yield row
+    async for event in rt.events.stream(team_id, {SECURITY_FINDING}, position, check):
+        finding_id = int(event.payload["finding_id"])
+        if finding_id in seen:
+            continue
+        live = await Finding.get_or_none(id=finding_id, team_id=team_id)
+        if live is not None:
+            yield live
 
 
 async def team_finding(team_id: int, finding_id: int, field: str = "findingId") -> Finding:

@@ -358,9 +358,11 @@ class FilestorageQuery:
     async def my_files(self, info: Info[Any, Any]) -> Folder:
         return Folder(row=await service.home(actor(info)))
 
-    @strawberry.field(description="What other members share with you, newest first.")
-    async def shared_with_me(self, info: Info[Any, Any]) -> list[ShareOut]:
-        found = await service.shared_with(actor(info))
+    @strawberry.field(description="What other members share with you, newest first, a page.")
+    async def shared_with_me(
+        self, info: Info[Any, Any], first: int = 100, offset: int = 0
+    ) -> list[ShareOut]:
+        found = await service.shared_with(actor(info), first, offset)
         return [ShareOut(row=row, item_row=item) for row, item in found]
 
     @strawberry.field(description="The top of the team drive, or a folder: its files, by name.")

@@ -1392,14 +1392,21 @@ async def shares_of(actor: Actor, item: Item) -> list[Share]:
     return await Share.filter(team_id=actor.team_id, item_id=item.id).order_by("id")
 
 
-async def shared_with(actor: Actor) -> list[tuple[Share, Item]]:
-    """What other members share with the actor (live items), newest first."""
-    found = await Share.filter(team_id=actor.team_id, user_id=actor.user_id).order_by("-id")
+async def shared_with(
+    actor: Actor, first: int = MAX_PAGE, offset: int = 0
+) -> list[tuple[Share, Item]]:
+    """What other members share with the actor (live items), newest first: a page of `first`
+    (at most MAX_PAGE) from `offset`, counted over live items only (two bounded queries)."""
+    live = Item.filter(team_id=actor.team_id, trashed_at__isnull=True).values("id")
+    found = (
+        await Share.filter(team_id=actor.team_id, user_id=actor.user_id, item_id__in=Subquery(live))
+        .order_by("-id")
+        .offset(max(offset, 0))
+        .limit(max(0, min(first, MAX_PAGE)))
+    )
     items = {
         item.id: item
-        for item in await Item.filter(
-            team_id=actor.team_id, id__in=[s.item_id for s in found], trashed_at__isnull=True
-        )
+        for item in await Item.filter(team_id=actor.team_id, id__in=[s.item_id for s in found])
     }
     return [(s, items[s.item_id]) for s in found if s.item_id in items]
 

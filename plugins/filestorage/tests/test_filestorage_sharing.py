@@ -244,3 +244,22 @@ async def test_a_member_without_a_seat_is_refused_sharing(
     seatless = make_drive((await team_factory.invite(team, [])).token)
     for query in ("{ filestorage { myFiles { id } } }", "{ filestorage { sharedWithMe { id } } }"):
         assert (await seatless.error(query))["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_shared_with_me_comes_in_pages_of_live_items(drive, colleague):
+    """`sharedWithMe(first, offset)`: newest first, a trashed item takes no place in a page."""
+    home = await drive.my_files()
+    files = [await drive.upload(f"f{n}.txt", b"x", home) for n in range(4)]
+    for file in files:
+        await drive.share(file["id"], colleague.user_id, "READ")
+    await drive.ok(DELETE, {"id": files[2]["id"]})  # to the trash: no longer shared
+    page = "query($f: Int, $o: Int) { filestorage { sharedWithMe(first: $f, offset: $o) { item { ... on File { name } } } } }"
+
+    async def names(first: int, offset: int) -> list[str]:
+        found = (await colleague.ok(page, {"f": first, "o": offset}))["filestorage"]
+        return [s["item"]["name"] for s in found["sharedWithMe"]]
+
+    assert await names(2, 0) == ["f3.txt", "f1.txt"]
+    assert await names(2, 2) == ["f0.txt"]
+    assert await names(100, 3) == []
+    assert await names(0, 0) == []

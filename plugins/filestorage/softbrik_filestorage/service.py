@@ -874,7 +874,7 @@ async def _new_version(actor: Actor, item: Item, content: Content) -> Version:
     await actor.platform.emit(
         actor.team_id,
         UPLOADED,
-        {"file_id": item.id, "name": item.name, "size": content.size, "version": version.number},
+        {"file_id": item.id, **_told(item), "size": content.size, "version": version.number},
         actor.user_id,
     )
     return version
@@ -1088,10 +1088,18 @@ async def delete(actor: Actor, item_id: int) -> Item:
         await actor.platform.emit(
             actor.team_id,
             DELETED,
-            {"item_id": item.id, "kind": item.kind, "name": item.name, "trash": True},
+            {"item_id": item.id, "kind": item.kind, **_told(item), "trash": True},
             actor.user_id,
         )
     return item
+
+
+def _told(item: Item) -> dict[str, Any]:
+    """What an event says of an item. The team's events reach every Brik the team uses, also
+    third parties': a member's own file is told as private, its name to no one."""
+    if item.owner_id is not None:
+        return {"private": True}
+    return {"name": item.name, "private": False}
 
 
 def _own(actor: Actor) -> Q:

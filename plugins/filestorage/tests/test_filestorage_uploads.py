@@ -286,6 +286,32 @@ async def test_events_tell_uploads_and_a_nearly_full_quota_once(
     assert [t for t in rows if t == NEARLY_FULL] == [NEARLY_FULL]
 
 
+async def test_events_name_no_private_file(drive, local_store, softbrik_app):
+    """The team's events reach every Brik it uses: a member's own file is told as private,
+    without its name; a team drive file by name (upload and deletion alike)."""
+    import json
+
+    from tortoise import Tortoise
+
+    home = await drive.my_files()
+    mine = await drive.upload("salary-talk.txt", b"mine", home)
+    await drive.upload("menu.txt", b"for all")
+    await drive.ok("mutation($id: ID!) { filestorageDelete(id: $id) }", {"id": mine["id"]})
+    rows = await Tortoise.get_connection("default").execute_query_dict(
+        "SELECT type, payload FROM event WHERE type LIKE 'FILESTORAGE_FILE_%' ORDER BY id"
+    )
+    told = [
+        (r["type"], json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"])
+        for r in rows
+    ]
+    assert [(t, p.get("name"), p["private"]) for t, p in told] == [
+        ("FILESTORAGE_FILE_UPLOADED", None, True),
+        ("FILESTORAGE_FILE_UPLOADED", "menu.txt", False),
+        ("FILESTORAGE_FILE_DELETED", None, True),
+    ]
+    assert "salary-talk" not in repr(rows)
+
+
 async def _events():
     from tortoise import Tortoise
 

@@ -32,7 +32,7 @@ async def run_once(name: str, job: Job, rt: Any) -> int:
         rt.metrics.job_runs.labels(name, "failed").inc()
         raise
     rt.metrics.job_runs.labels(name, "ok").inc()
-    rt.metrics.job_last_success.labels(name).set(time.time())
+    rt.metrics.job_last_success.labels(name).set(rt.clock.now().timestamp())
     log.info(
         "job done",
         extra={"job": name, "done": done, "ms": round((time.perf_counter() - started) * 1000, 2)},

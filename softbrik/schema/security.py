@@ -248,5 +248,6 @@ class SecuritySubscription:
         team = ctx.require_team()
         position = decode_id(after, "SecurityFinding", "after") if after else None
         check = ctx.access_check(admin=True)
-        async for row in findings.new_findings(ctx.rt, team.id, position, check):
-            yield (await findings_of(team, [row]))[0]
+        async for rows in findings.new_findings(ctx.rt, team.id, position, check):
+            for finding in await findings_of(team, rows):  # a replay's users in one query
+                yield finding

@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,20 @@ async def sign_up_teams(team_factory, count: int) -> list[Any]:
     return [await team_factory.sign_up(["notes"]) for _ in range(count)]
 
 
+@contextlib.asynccontextmanager
+async def renewal_day(gql, rt, clock, provider: Callable[[Any], Any]) -> AsyncIterator[Any]:
+    """Reminders and drafts done the day before; then the billing date, with `provider(real)`
+    standing in for the payment gateway until the block ends."""
+    await advance(gql, at("2026-02-11", 12))
+    clock.advance(at("2026-02-12", 12))
+    real = rt.gateway
+    rt.gateway = provider(real)
+    try:
+        yield rt.gateway
+    finally:
+        rt.gateway = real
+
+
 async def test_a_run_killed_mid_way_resumes_without_charging_twice(
     gql, team_factory, softbrik_app, clock
 ):
@@ -55,11 +70,7 @@ async def test_a_run_killed_mid_way_resumes_without_charging_twice(
     next run asks the provider with the same idempotency key and gets the same charge back."""
     rt = softbrik_app.state.rt
     teams = await sign_up_teams(team_factory, 4)
-    await advance(gql, at("2026-02-11", 12))  # reminders and drafts done
-    real = rt.gateway
-    clock.advance(at("2026-02-12", 12))
-    rt.gateway = KilledAfterCharge(real, n=2)
-    try:
+    async with renewal_day(gql, rt, clock, lambda real: KilledAfterCharge(real, n=2)):
         run = asyncio.create_task(run_due(rt))
         try:
             await run
@@ -67,8 +78,6 @@ async def test_a_run_killed_mid_way_resumes_without_charging_twice(
             pass
         else:
             raise AssertionError("the run should have been killed")
-    finally:
-        rt.gateway = real
     assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 1
     provider_charges = len(charges(softbrik_app))
     assert provider_charges == 4 + 2  # sign-ups, team 1 and the lost one of team 2
@@ -108,15 +117,9 @@ async def test_a_run_killed_after_the_charge_sends_the_invoice_once(
     once, not once per attempt."""
     rt = softbrik_app.state.rt
     team = await team_factory.sign_up(["notes"])
-    await advance(gql, at("2026-02-11", 12))
-    real = rt.gateway
-    clock.advance(at("2026-02-12", 12))
-    rt.gateway = KilledAfterCharge(real, n=1)
-    try:
+    async with renewal_day(gql, rt, clock, lambda real: KilledAfterCharge(real, n=1)):
         with contextlib.suppress(asyncio.CancelledError):
             await run_due(rt)
-    finally:
-        rt.gateway = real
     assert invoice_mails(outbox, team) == ["Faktura SB-000001 fra Softbrik"]  # the sign-up's
     assert (await run_due(rt)).failures == []
     assert invoice_mails(outbox, team) == [
@@ -218,15 +221,9 @@ async def test_a_killed_worker_ends_the_run_and_the_next_run_finishes(
     process would, and the next run charges no team twice and skips none."""
     rt = softbrik_app.state.rt
     await sign_up_teams(team_factory, 5)
-    await advance(gql, at("2026-02-11", 12))
-    real = rt.gateway
-    clock.advance(at("2026-02-12", 12))
-    rt.gateway = KilledAfterCharge(real, n=2)
-    try:
+    async with renewal_day(gql, rt, clock, lambda real: KilledAfterCharge(real, n=2)):
         with pytest.raises(asyncio.CancelledError):
             await run_due(rt, workers=3)
-    finally:
-        rt.gateway = real
     report = await run_due(rt, workers=3)
     assert report.failures == []
     assert await Invoice.filter(kind="RENEWAL", status="PAID").count() == 5
@@ -267,14 +264,8 @@ async def test_a_slow_charge_does_not_hold_the_invoice_numbers(
     require_service("PostgreSQL", softbrik_db.is_postgres)  # SQLite does one write at a time
     rt = softbrik_app.state.rt
     await sign_up_teams(team_factory, 2)
-    await advance(gql, at("2026-02-11", 12))
-    real = rt.gateway
-    clock.advance(at("2026-02-12", 12))
-    rt.gateway = gateway = WaitsForAnotherRenewal(real)
-    try:
+    async with renewal_day(gql, rt, clock, WaitsForAnotherRenewal) as gateway:
         report = await run_due(rt, workers=2)
-    finally:
-        rt.gateway = real
     assert report.failures == []
     renewals = await Invoice.filter(kind="RENEWAL").order_by("sequence")
     assert [(i.status, i.sequence) for i in renewals] == [("PAID", 3), ("PAID", 4)]

@@ -1404,19 +1404,17 @@ async def shared_with(
     actor: Actor, first: int = MAX_PAGE, offset: int = 0
 ) -> list[tuple[Share, Item]]:
     """What other members share with the actor (live items), newest first: a page of `first`
-    (at most MAX_PAGE) from `offset`, counted over live items only (two bounded queries)."""
-    live = Item.filter(team_id=actor.team_id, trashed_at__isnull=True).values("id")
+    (at most MAX_PAGE) from `offset`, counted over live items only (one bounded query)."""
     found = (
-        await Share.filter(team_id=actor.team_id, user_id=actor.user_id, item_id__in=Subquery(live))
+        await Share.filter(
+            team_id=actor.team_id, user_id=actor.user_id, item__trashed_at__isnull=True
+        )
+        .select_related("item")
         .order_by("-id")
         .offset(max(offset, 0))
         .limit(max(0, min(first, MAX_PAGE)))
     )
-    items = {
-        item.id: item
-        for item in await Item.filter(team_id=actor.team_id, id__in=[s.item_id for s in found])
-    }
-    return [(s, items[s.item_id]) for s in found if s.item_id in items]
+    return [(share, share.item) for share in found]
 
 
 class ShareRefused(Exception):

@@ -287,8 +287,9 @@ async def test_events_tell_uploads_and_a_nearly_full_quota_once(
 
 
 async def test_events_name_no_private_file(drive, local_store, softbrik_app):
-    """The team's events reach every Brik it uses: a member's own file is told as private,
-    without its name; a team drive file by name (upload and deletion alike)."""
+    """R-SEC-4: the team's events reach every Brik it uses, third parties' too: a member's own
+    file is told as private, without its name; a team drive file by name (upload and deletion
+    alike)."""
     import json
 
     from tortoise import Tortoise

@@ -289,9 +289,10 @@ async def team_findings(
 
 async def new_findings(
     rt: Runtime, team_id: int, after: int | None, check: AccessCheck | None = None
-) -> AsyncIterator[Finding]:
-    """The team's findings newer than the finding `after` (when given, oldest first), then new
-    ones live, each once: what a dashboard missed while it was away, then the rest.
+) -> AsyncIterator[list[Finding]]:
+    """The team's findings newer than the finding `after` (when given, oldest first, in one
+    batch), then new ones live, one at a time, each once: what a dashboard missed while it was
+    away, then the rest.
 
     The event log's position is taken before the findings are read, and the stream goes on from
     it, so a finding made in between comes by one way or both (and is told once), never by
@@ -302,16 +303,17 @@ async def new_findings(
     if after is not None:
         await team_finding(team_id, after, field="after")
         position = await last_position()
-        for row in await Finding.filter(team_id=team_id, id__gt=after).order_by("id"):
-            seen.add(row.id)
-            yield row
+        missed = await Finding.filter(team_id=team_id, id__gt=after).order_by("id")
+        seen = {row.id for row in missed}
+        if missed:
+            yield missed
     async for event in rt.events.stream(team_id, {SECURITY_FINDING}, position, check):
         finding_id = int(event.payload["finding_id"])
         if finding_id in seen:
             continue
         live = await Finding.get_or_none(id=finding_id, team_id=team_id)
         if live is not None:
-            yield live
+            yield [live]
 
 
 async def team_finding(team_id: int, finding_id: int, field: str = "findingId") -> Finding:
